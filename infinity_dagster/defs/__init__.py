@@ -1,0 +1,69 @@
+"""Dagster objects built from the report catalogue and the settings."""
+
+from __future__ import annotations
+
+from dagster import DailyPartitionsDefinition, Definitions, EnvVar
+
+from ..reports import CALLS, Report
+from ..settings import Settings
+from .models import duckdb_models
+from .raw import daily_report_asset
+from .resources import InfinityResource, ParquetStore
+
+
+def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
+    """One partition per local day in INFINITY_TIMEZONE, today included (it fills as calls land)."""
+    return DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(),
+        timezone=settings.timezone,
+        end_offset=1,
+    )
+
+
+def daily_reports(settings: Settings) -> list[Report]:
+    """The daily catalogue entries, with the user's name for the client-id field."""
+    return [CALLS.with_field_renamed("googleCid", settings.cid_field)]
+
+
+def infinity_resource(settings: Settings) -> InfinityResource:
+    """The API resource; secrets are `EnvVar`s, so the UI shows their names, never their values."""
+    secrets: dict = {}
+    if settings.auth_kind == "demo":
+        from ..simulator import DEMO_API_KEY
+
+        secrets["api_key"] = DEMO_API_KEY
+    elif settings.auth_kind == "api_key":
+        secrets["api_key"] = EnvVar("INFINITY_API_KEY")
+    else:
+        secrets["username"] = EnvVar("INFINITY_USERNAME")
+        secrets["password"] = EnvVar("INFINITY_PASSWORD")
+    return InfinityResource(
+        igrp=settings.igrp,
+        base_url=settings.base_url,
+        timezone=settings.timezone,
+        demo=settings.demo,
+        demo_start_date=settings.start_date.isoformat() if settings.demo else None,
+        **secrets,
+    )
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    from dagster_duckdb import DuckDBResource
+
+    partitions = daily_partitions(settings)
+    reports = daily_reports(settings)
+    raw_assets = [daily_report_asset(r, partitions, demo=settings.demo) for r in reports]
+    models = duckdb_models(
+        reports,
+        cid_field=settings.cid_field,
+        call_state_mapping=settings.call_state_mapping,
+        demo=settings.demo,
+    )
+    return Definitions(
+        assets=[*raw_assets, models],
+        resources={
+            "infinity": infinity_resource(settings),
+            "store": ParquetStore(data_dir=str(settings.data_dir)),
+            "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
+        },
+    )

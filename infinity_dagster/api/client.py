@@ -1,0 +1,332 @@
+"""The Infinity Reports API client: auth, requests with retries, and the rowId export loop."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+import tenacity
+
+from ..reports import Report
+from . import parse
+from .errors import (
+    InfinityApiError,
+    InfinityAuthError,
+    InfinityDataError,
+    InfinityUnavailableError,
+)
+from .query import MAX_PAGE_ROWS, Query, filter_expr
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+WIRE_FORMATS = ("csv", "json")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Either an API key (v2.1 routes) or a portal username and password (v2 routes).
+
+    `repr` never shows the secret.
+    """
+
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(kind={self.kind!r})"
+
+    @property
+    def kind(self) -> str:
+        return "api_key" if self.api_key else "basic"
+
+    @property
+    def version(self) -> str:
+        return "v2.1" if self.api_key else "v2"
+
+    @property
+    def variables(self) -> str:
+        """The environment variables a user fixes when these credentials are refused."""
+        return "INFINITY_API_KEY" if self.api_key else "INFINITY_USERNAME and INFINITY_PASSWORD"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    initial_wait_seconds: float = 1.0
+    max_wait_seconds: float = 60.0
+    max_retry_after_seconds: float = 300.0  # a longer Retry-After fails the request instead
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of an export: its rows in catalogue types and what it took to get them."""
+
+    number: int
+    table: pa.Table
+    wire_bytes: int
+    last_row_id: int | None
+
+
+class _RetryableResponse(Exception):
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class InfinityClient:
+    """Talks to one installation. Use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        igrp: int,
+        credentials: Credentials,
+        *,
+        tz: str = "UTC",
+        wire_format: str = "csv",
+        page_size: int = MAX_PAGE_ROWS,
+        timeout_seconds: float = 120.0,
+        connect_timeout_seconds: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        if wire_format not in WIRE_FORMATS:
+            raise ValueError(f"wire_format must be one of {WIRE_FORMATS}, got {wire_format!r}")
+        if not 0 < page_size <= MAX_PAGE_ROWS:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_ROWS}, got {page_size}")
+        self.igrp = igrp
+        self.credentials = credentials
+        self.tz = tz
+        self.wire_format = wire_format
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        headers = {"User-Agent": "infinity_dagster"}
+        auth = None
+        if credentials.api_key:
+            headers["Authorization"] = f"ApiKey {credentials.api_key}"
+        else:
+            auth = httpx.BasicAuth(credentials.username or "", credentials.password or "")
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+            transport=transport,
+        )
+
+    def __enter__(self) -> InfinityClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def path(self, route: str, **values: object) -> str:
+        """A route template filled with this client's API version and installation."""
+        return route.format(version=self.credentials.version, igrp=self.igrp, **values)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> httpx.Response:
+        """GET with retries; the whole body is read inside the retry, so a cut body is retried.
+
+        Returns a 2xx response whose body is not an error string; raises otherwise.
+        """
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type((httpx.TransportError, _RetryableResponse)),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            response = retrying(self._get_once, path, params)
+        except _RetryableResponse as exc:
+            raise self._unavailable(exc.response) from None
+        except httpx.TransportError as exc:
+            raise InfinityUnavailableError(
+                f"The Infinity API at {self._http.base_url} could not be reached after "
+                f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
+                "check INFINITY_BASE_URL and the network, then run again."
+            ) from None
+        return response
+
+    def _get_once(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
+        response = self._http.get(path, params=list(params))
+        response.read()
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise _RetryableResponse(response)
+        message = parse.error_message(response.content)
+        if status == 401:
+            raise InfinityAuthError(
+                f"Authentication failed for igrp {self.igrp}: check {self.credentials.variables}"
+                + (f" (server said: {message})" if message else "")
+                + "."
+            )
+        if status == 403:
+            raise InfinityAuthError(
+                f"Access denied to igrp {self.igrp}: these credentials cannot see that "
+                f"installation; check INFINITY_IGRP and {self.credentials.variables}"
+                + (f" (server said: {message})" if message else "")
+                + "."
+            )
+        if status >= 400 or message is not None:
+            shown = message if message is not None else _snippet(response)
+            raise InfinityApiError(
+                f"The Infinity API refused {path} (HTTP {status}): {shown}",
+                status=status,
+                server_message=message,
+            )
+        return response
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableResponse):
+            retry_after = _retry_after_seconds(exc.response)
+            if retry_after is not None:
+                if retry_after > self.retry.max_retry_after_seconds:
+                    raise InfinityUnavailableError(
+                        f"The Infinity API asked to retry after {retry_after:.0f} s, more than "
+                        f"the {self.retry.max_retry_after_seconds:.0f} s we wait; run again later."
+                    )
+                return retry_after
+        backoff = self.retry.initial_wait_seconds * 2 ** (state.attempt_number - 1)
+        return min(self.retry.max_wait_seconds, backoff) * (0.5 + random.random() / 2)
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        log.warning(
+            "Infinity request failed (%s), attempt %d of %d; retrying in %.1f s",
+            exc,
+            state.attempt_number,
+            self.retry.max_attempts,
+            wait,
+        )
+
+    def _unavailable(self, response: httpx.Response) -> InfinityUnavailableError:
+        return InfinityUnavailableError(
+            f"The Infinity API kept answering HTTP {response.status_code} after "
+            f"{self.retry.max_attempts} attempts: {_snippet(response)}; run again later."
+        )
+
+    # -- reports --------------------------------------------------------------------------------
+
+    def export(
+        self,
+        report: Report,
+        *,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        after_row_id: int | None = None,
+        filters: Sequence[str] = (),
+    ) -> Iterator[Page]:
+        """Every row of a report, page by page, following Infinity's rowId recipe exactly.
+
+        `sort[]=rowId-asc` and nothing else, `filter[]=rowId-gt-value-<last>` from the second
+        page on, at most 50,000 rows a page, stop on a short page, never `offset`.
+        """
+        cursor = after_row_id
+        number = 0
+        while True:
+            page_filters = list(report.filters) + list(filters)
+            if cursor is not None:
+                page_filters.append(filter_expr("rowId", "gt", cursor))
+            query = Query(
+                display=report.field_names,
+                sort=("rowId-asc",),
+                filters=page_filters,
+                limit=self.page_size,
+                start_date=start_date,
+                end_date=end_date,
+                tz=self.tz,
+                wire_format=self.wire_format,
+            )
+            response = self.get(self.path(report.route), query.params())
+            table = self._parse(response.content, report)
+            number += 1
+            last = _check_advances(table, cursor, number)
+            yield Page(number, table, len(response.content), last)
+            if table.num_rows < self.page_size:
+                return
+            cursor = last
+
+    def snapshot(self, report: Report, filters: Sequence[str] = ()) -> pa.Table:
+        """A configuration report (no rowId) in one request, sorted as the catalogue says."""
+        query = Query(
+            display=report.field_names,
+            sort=report.sort,
+            filters=list(report.filters) + list(filters),
+            tz=self.tz,
+            wire_format=self.wire_format,
+        )
+        response = self.get(self.path(report.route), query.params())
+        return self._parse(response.content, report)
+
+    def _parse(self, body: bytes, report: Report) -> pa.Table:
+        names = report.field_names
+        if self.wire_format == "csv":
+            text = parse.read_csv_text(body, names)
+        else:
+            text = parse.read_ndjson_text(body, names)
+        return parse.to_catalogue_types(text, report.fields, self.tz)
+
+
+def _check_advances(table: pa.Table, cursor: int | None, number: int) -> int | None:
+    """The page's last rowId; fails loudly when the page does not move the cursor forward."""
+    if table.num_rows == 0:
+        return cursor
+    row_ids = table.column("rowId")
+    if row_ids.null_count:
+        raise InfinityDataError(f"Page {number} has rows without a rowId; nothing was written.")
+    first, last = row_ids[0].as_py(), row_ids[-1].as_py()
+    ascending = (
+        table.num_rows == 1
+        or pc.all(pc.greater(row_ids.slice(1), row_ids.slice(0, table.num_rows - 1))).as_py()
+    )
+    if not ascending or (cursor is not None and first <= cursor):
+        raise InfinityDataError(
+            f"Page {number} does not advance the rowId cursor (after {cursor}, got rowIds "
+            f"{first}..{last}, ascending={ascending}); stopping so no row is skipped or doubled."
+        )
+    return last
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _snippet(response: httpx.Response, limit: int = 200) -> str:
+    """The start of a body for an error message: the server's string, or a tag-stripped snippet."""
+    message = parse.error_message(response.content)
+    if message is not None:
+        return message
+    text = response.content[:2000].decode("utf-8", "replace")
+    if "<" in text:
+        text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    return text[:limit] or "(empty body)"

@@ -1,0 +1,75 @@
+"""DuckDB models over the Parquet files, rebuilt together and swapped in atomically."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster_duckdb import DuckDBResource
+
+from ..reports import Report
+from ..warehouse import MODEL_TABLES, WarehouseSpec, build_warehouse
+from .resources import ParquetStore
+
+MODEL_DESCRIPTIONS = {
+    "call_states": "Calls per day, dial-in group and call state, with the state's category.",
+    "call_fail_rates": "Per day and dial-in group: total, failed and unmapped-state calls, and "
+    "the fail rate (failed / total).",
+    "cid_capture_gaps": "Per day and dial-in group: calls with an Infinity visitor id, those "
+    "without a Google client id, and the gap rate.",
+}
+
+
+def duckdb_models(
+    reports: Sequence[Report],
+    *,
+    cid_field: str,
+    call_state_mapping: Path | None,
+    demo: bool = False,
+):
+    """The model assets. They are built in one pass into one DuckDB file, so they always agree."""
+
+    @multi_asset(
+        name="duckdb_models",
+        specs=[
+            AssetSpec(
+                key=table,
+                deps=[r.key for r in reports],
+                description=MODEL_DESCRIPTIONS[table],
+                group_name="infinity_models",
+                kinds={"duckdb"},
+                metadata={"dagster/table_name": f"infinity.main.{table}"},
+                tags={"infinity/demo": "true"} if demo else None,
+            )
+            for table in MODEL_TABLES
+        ],
+    )
+    def _models(
+        context: AssetExecutionContext, duckdb: DuckDBResource, store: ParquetStore
+    ) -> object:
+        started = time.monotonic()
+        counts = build_warehouse(
+            WarehouseSpec(
+                raw_dir=store.raw_dir,
+                database=Path(duckdb.database),
+                reports=reports,
+                cid_field=cid_field,
+                call_state_mapping=call_state_mapping,
+            )
+        )
+        seconds = round(time.monotonic() - started, 3)
+        context.log.info(f"DuckDB models rebuilt in {seconds} s: {counts}")
+        for table in MODEL_TABLES:
+            yield MaterializeResult(
+                asset_key=table,
+                metadata={
+                    "dagster/row_count": MetadataValue.int(counts[table]),
+                    "database": MetadataValue.path(duckdb.database),
+                    "build_seconds": MetadataValue.float(seconds),
+                    "demo": MetadataValue.bool(demo),
+                },
+            )
+
+    return _models

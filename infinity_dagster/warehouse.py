@@ -1,0 +1,135 @@
+"""The DuckDB file users query: views over the Parquet files, the state mapping, model tables.
+
+DuckDB allows one writing process per file, and a reader holding the file open would block a
+writer. So the file is never modified in place: each build writes a fresh database beside it and
+renames it over `infinity.duckdb`. Readers that already had the file open keep reading the old
+copy, consistent to the end of their query; new connections see the new build. Nobody waits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .api.errors import InfinityConfigError
+from .reports import Report
+from .storage import report_glob
+
+SQL_PACKAGE = "infinity_dagster.defs.sql"
+# Model SQL files, in build order, and the tables they create.
+MODELS: tuple[str, ...] = ("calls_clean", "call_states", "call_fail_rates", "cid_capture_gaps")
+MODEL_TABLES: tuple[str, ...] = ("call_states", "call_fail_rates", "cid_capture_gaps")
+
+
+@dataclass(frozen=True)
+class WarehouseSpec:
+    raw_dir: Path
+    database: Path
+    reports: Sequence[Report]
+    cid_field: str = "googleCid"
+    call_state_mapping: Path | None = None  # None: the packaged mapping
+
+
+def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
+    """Build the whole database beside the live file, then swap it in. Returns table row counts."""
+    spec.database.parent.mkdir(parents=True, exist_ok=True)
+    tmp = spec.database.with_name(f".{spec.database.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            for report in spec.reports:
+                _create_raw_view(con, spec.raw_dir, report)
+            _load_mapping(con, spec.call_state_mapping)
+            for model in MODELS:
+                con.execute(_model_sql(model, cid_field=spec.cid_field))
+            counts = {
+                table: con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                for table in ("call_state_mapping", *MODEL_TABLES)
+            }
+            con.execute("CHECKPOINT")
+        os.replace(tmp, spec.database)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return counts
+
+
+def _create_raw_view(con: duckdb.DuckDBPyConnection, raw_dir: Path, report: Report) -> None:
+    """A view over every day's file of a report, with the partition `date` from the folder name.
+
+    Before the first materialization there are no files: an empty table with the catalogue
+    schema stands in, so models still build (with no rows).
+    """
+    name = report.key
+    glob = report_glob(raw_dir, report.key)
+    if any((raw_dir / report.key).glob("date=*/*.parquet")):
+        literal = glob.replace("'", "''")
+        con.execute(
+            f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet('
+            f"'{literal}', hive_partitioning = true, hive_types = {{'date': DATE}})"
+        )
+    else:
+        empty = pa.table(
+            {
+                **{f.name: pa.array([], t) for f, t in zip(report.fields, report.schema.types)},
+                "date": pa.array([], pa.date32()),
+            }
+        )
+        con.register("empty_report", empty)
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM empty_report')
+        con.unregister("empty_report")
+
+
+def _load_mapping(con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    if path is None:
+        text = resources.files(SQL_PACKAGE).joinpath("call_state_mapping.csv").read_text()
+    else:
+        text = path.read_text(encoding="utf-8-sig")
+    con.execute(
+        "CREATE OR REPLACE TABLE call_state_mapping (call_state VARCHAR PRIMARY KEY, "
+        "category VARCHAR NOT NULL, is_failure BOOLEAN NOT NULL, description VARCHAR)"
+    )
+    rows = list(csv.DictReader(io.StringIO(text)))
+    expected = {"call_state", "category", "is_failure", "description"}
+    if not rows or set(rows[0]) != expected:
+        raise InfinityConfigError(
+            f"The call state mapping {path or '(packaged)'} must be a CSV with the columns "
+            "call_state,category,is_failure,description and at least one row."
+        )
+    values = []
+    for number, row in enumerate(rows, start=2):
+        flag = row["is_failure"].strip().lower()
+        if flag not in ("true", "false", "1", "0"):
+            raise InfinityConfigError(
+                f"The call state mapping {path or '(packaged)'} line {number}: is_failure must "
+                f"be true or false, got {row['is_failure']!r}."
+            )
+        values.append(
+            (
+                row["call_state"].strip().upper(),
+                row["category"].strip(),
+                flag in ("true", "1"),
+                row["description"],
+            )
+        )
+    try:
+        con.executemany("INSERT INTO call_state_mapping VALUES (?, ?, ?, ?)", values)
+    except duckdb.ConstraintException:
+        raise InfinityConfigError(
+            f"The call state mapping {path or '(packaged)'} lists a call state twice; keep one "
+            "row per state."
+        ) from None
+
+
+def _model_sql(name: str, *, cid_field: str) -> str:
+    text = resources.files(SQL_PACKAGE).joinpath(f"{name}.sql").read_text()
+    # The one placeholder: the configured client-id column (validated as a plain field name).
+    return text.replace("${cid_field}", f'"{cid_field}"')
