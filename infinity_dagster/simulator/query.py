@@ -301,8 +301,12 @@ def _sorted(
     sort_keys = []
     for i, (name, desc) in enumerate(sort):
         keys[f"k{i}"] = window.column(name).take(take)
-        sort_keys.append((f"k{i}", "descending" if desc else "ascending"))
-    order = pc.sort_indices(pa.table(keys), sort_keys=sort_keys, null_placement="at_start")
+        # Missing values sort as the empty string would: first ascending, last descending.
+        if desc:
+            sort_keys.append((f"k{i}", "descending", "at_end"))
+        else:
+            sort_keys.append((f"k{i}", "ascending", "at_start"))
+    order = pc.sort_indices(pa.table(keys), sort_keys=sort_keys)
     return indices[np.asarray(order.to_numpy(), dtype=np.int64)]
 
 
