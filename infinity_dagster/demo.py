@@ -23,6 +23,7 @@ from .settings import Settings
 from .warehouse import MODEL_TABLES
 
 DEMO_DAYS = 7
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 SUMMARY_SQL = """
 SELECT f.date,

@@ -682,3 +682,67 @@ def test_fault_injection(hand_server: SimulatorServer) -> None:
         assert all(f.exhausted for f in s.faults)
     finally:
         s.clear_faults()
+
+
+def test_mixed_wire_types_and_control_characters() -> None:
+    odd = 'tab\there, bell\x07, quote " and backslash \\ — ü'
+    inst = Installation.from_rows(
+        igrp=IGRP,
+        calls=[
+            {"triggerDatetime": "2026-11-01 10:00:00", "dgrp": 5, "dgrpName": odd, "ch": "3"},
+            {"triggerDatetime": "2026-11-01 11:00:00", "dgrp": "6", "dgrpName": "x", "ch": "4"},
+        ],
+    )
+    fields = [("display[]", "dgrp"), ("display[]", "dgrpName"), ("display[]", "ch")]
+    with SimulatorServer(inst, api_key=KEY, clock=AFTER_ALL) as s, api_key_client(s) as c:
+        resp = c.get(CALLS, params=fields)
+        rows = ndjson(resp)
+        table = c.get(CALLS, params=[("format", "csv"), *fields])
+    assert rows == [
+        {"dgrp": 5, "dgrpName": odd, "ch": "3"},
+        {"dgrp": "6", "dgrpName": "x", "ch": "4"},
+    ]
+    assert "\\u0007" in resp.text and "\\t" in resp.text
+    parsed = list(csv.reader(io.StringIO(table.content.decode("utf-8"), newline="")))
+    assert parsed == [["dgrp", "dgrpName", "ch"], ["5", odd, "3"], ["6", "x", "4"]]
+
+
+def test_command_line_serves_and_stops_on_ctrl_c() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infinity_dagster.simulator",
+            "--port",
+            "0",
+            "--days",
+            "2",
+            "--calls-per-day",
+            "200",
+            "--api-key",
+            "cli-key",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "cli-key" in line
+        base_url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        resp = httpx.get(
+            f"{base_url}/reports/v2.1/igrps/{DEMO_IGRP}/triggers/calls",
+            params={"limit": "5"},
+            headers={"Authorization": "ApiKey cli-key"},
+        )
+        assert len(ndjson(resp)) == 5
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

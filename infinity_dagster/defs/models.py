@@ -1,7 +1,5 @@
 """DuckDB models over the Parquet files, rebuilt together and swapped in atomically."""
 
-from __future__ import annotations
-
 import time
 from collections.abc import Sequence
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Raw report assets: one daily-partitioned asset per catalogue entry, each day a Parquet file."""
 
-from __future__ import annotations
-
 import time
 from datetime import date
 
@@ -16,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from ..days import day_window
 from ..reports import Report
 from ..storage import PartitionWriter, partition_file
 from .resources import InfinityResource, ParquetStore
@@ -57,19 +56,27 @@ def daily_report_asset(
         context: AssetExecutionContext, infinity: InfinityResource, store: ParquetStore
     ) -> MaterializeResult:
         day = date.fromisoformat(context.partition_key)
+        window = day_window(day, infinity.timezone)
         path = partition_file(store.raw_dir, report.key, day)
         started = last_log = time.monotonic()
         pages = wire_bytes = 0
         min_row_id = max_row_id = None
         with infinity.get_client() as client, PartitionWriter(path, report.schema) as writer:
-            for page in client.export(report, start_date=day, end_date=day):
-                writer.write(page.table)
+            pages_of_day = client.export(
+                report,
+                start_date=window.start_date,
+                end_date=window.end_date,
+                tz=window.request_tz,
+            )
+            for page in pages_of_day:
+                day_rows = window.trim(page.table)
+                writer.write(day_rows)
                 pages += 1
                 wire_bytes += page.wire_bytes
-                if page.table.num_rows:
+                if day_rows.num_rows:
                     if min_row_id is None:
-                        min_row_id = page.table.column("rowId")[0].as_py()
-                    max_row_id = page.last_row_id
+                        min_row_id = day_rows.column("rowId")[0].as_py()
+                    max_row_id = day_rows.column("rowId")[-1].as_py()
                 now = time.monotonic()
                 if now - last_log >= PROGRESS_EVERY_SECONDS:
                     last_log = now
@@ -87,6 +94,7 @@ def daily_report_asset(
             "parquet_bytes": MetadataValue.int(stats.bytes),
             "wire_bytes": MetadataValue.int(wire_bytes),
             "seconds": MetadataValue.float(round(seconds, 3)),
+            "day_hours": MetadataValue.float(window.hours),
             "rows_per_second": MetadataValue.float(
                 round(stats.rows / seconds, 1) if seconds else 0
             ),

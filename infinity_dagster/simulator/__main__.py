@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_bom=args.csv_bom,
         csv_crlf=args.csv_crlf,
     )
+    _stop_on_signals()
     server.start()
     print(
         f"Infinity simulator on {server.base_url} for igrp {inst.igrp}: "
@@ -68,6 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the server cleanly (even when SIGINT was inherited as ignored)."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ range, pyarrow.compute for filters and sorting, and a single ``take`` of the pag
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,13 +173,16 @@ def _date(p: dict[str, list[str]], key: str) -> date | None:
         raise QueryError(f"Invalid {key}: {value}") from None
 
 
+@functools.lru_cache(maxsize=256)
 def validate_tz(tz: str) -> str:
-    """The IANA zone name, or a 400."""
+    """The IANA zone name, or a 400 (the zone must be known to zoneinfo and to Arrow)."""
     if tz == "UTC":
         return tz
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        probe = pa.array([0], pa.timestamp("us", tz=tz))
+        pc.local_timestamp(probe)
+    except (ZoneInfoNotFoundError, ValueError, OSError, pa.ArrowException):
         raise QueryError(f"Invalid timezone: {tz}") from None
     return tz
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +29,8 @@ from .formats import json_string, render
 from .installation import Installation
 from .query import Filter, QueryError, parse_query, select
 from .schema import TRIGGER_ROUTES
+
+log = logging.getLogger(__name__)
 
 DEMO_API_KEY = "demo-key"
 DEMO_USERNAME = "demo"
@@ -69,6 +73,7 @@ class RequestRecord:
     rows: int
     bytes: int
     fault: str | None = None
+    seconds: float = 0.0  # time the server took to produce the answer (before sending it)
 
 
 @dataclass
@@ -350,6 +355,7 @@ class SimulatorServer:
     # -- the HTTP layer -----------------------------------------------------------------------
 
     def _serve(self, handler: _Handler) -> None:
+        started = time.perf_counter()
         split = urlsplit(handler.path)
         path = split.path
         params = parse_qsl(split.query, keep_blank_values=True)
@@ -368,14 +374,27 @@ class SimulatorServer:
             if kind == "stall":
                 assert fault is not None
                 self._stopping.wait(fault.delay)
-            resp = self.handle(path, params, handler.headers)
+            try:
+                resp = self.handle(path, params, handler.headers)
+            except Exception as exc:  # a simulator bug must not look like a dropped connection
+                log.exception("simulator error answering %s", path)
+                resp = _error(500, f"Internal simulator error: {type(exc).__name__}")
             if kind == "repeat" and path in self._last_bodies:
                 resp = self._last_bodies[path]
             elif resp.status == 200:
                 self._last_bodies[path] = resp
         size = len(resp.body)
         self.requests.append(
-            RequestRecord(handler.command, path, params, resp.status, resp.rows, size, kind)
+            RequestRecord(
+                handler.command,
+                path,
+                params,
+                resp.status,
+                resp.rows,
+                size,
+                kind,
+                time.perf_counter() - started,
+            )
         )
         try:
             handler.send_response(resp.status)
