@@ -746,3 +746,19 @@ def test_command_line_serves_and_stops_on_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_stalls_trip_client_timeouts(hand_server: SimulatorServer) -> None:
+    s = hand_server
+    try:
+        with api_key_client(s) as c:
+            s.inject(FaultSpec(kind="stall", delay=0.5))
+            with pytest.raises(httpx.ReadTimeout):
+                c.get(CALLS, timeout=0.1)
+            s.inject(FaultSpec(kind="stall_body", delay=0.5, after=1))
+            assert c.get(CALLS).status_code == 200  # skipped by `after`
+            with pytest.raises(httpx.ReadTimeout):
+                c.get(CALLS, timeout=0.1)
+            assert len(ndjson(c.get(CALLS))) == 3
+    finally:
+        s.clear_faults()

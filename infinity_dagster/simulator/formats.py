@@ -129,7 +129,7 @@ def _pieces_json(page: Page, close: str) -> list[pa.Array | str]:
             )
             pieces += [literal, pc.if_else(as_number, text, _quoted(text))]
             literal = ""
-        elif spec.wire == "num" and spec.kind == "int":
+        elif spec.wire == "num" and spec.kind != "datetime":
             empty = pc.equal(text, "")
             pieces += [literal, pc.if_else(empty, pa.scalar('""'), text)]
             literal = ""

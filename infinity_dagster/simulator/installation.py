@@ -196,9 +196,14 @@ def _typed(route: str, name: str, kind: Kind, values: list[Any]) -> tuple[pa.Arr
             elif isinstance(v, str):
                 out.append(v)
                 is_num.append(False)
-            else:
+            elif isinstance(v, bool):  # flags travel as 1/0
+                out.append("1" if v else "0")
+                is_num.append(True)
+            elif isinstance(v, int | float):
                 out.append(str(v))
                 is_num.append(True)
+            else:
+                raise ValueError(f"{route}.{name}: {v!r} is neither text nor a number")
     arr = pa.array(out, pa.int64()) if kind != "str" else pa.array(out, pa.string())
     if kind == "datetime":
         arr = arr.cast(TIMESTAMP)
