@@ -762,3 +762,46 @@ def test_stalls_trip_client_timeouts(hand_server: SimulatorServer) -> None:
             assert len(ndjson(c.get(CALLS))) == 3
     finally:
         s.clear_faults()
+
+
+def test_served_values_equal_the_held_rows(
+    gen_server: SimulatorServer, generated: Installation
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    held = generated.rows("calls").slice(0, 3000).to_pylist()
+    with api_key_client(gen_server, DEMO_API_KEY) as c:
+        resp = c.get(
+            f"/reports/v2.1/igrps/{DEMO_IGRP}/triggers/calls",
+            params=[("limit", "3000"), ("tz", "Europe/London")],
+        )
+        csv_resp = c.get(
+            f"/reports/v2.1/igrps/{DEMO_IGRP}/triggers/calls",
+            params=[
+                ("limit", "3000"),
+                ("format", "csv"),
+                ("display[]", "rowId"),
+                ("display[]", "href"),
+                ("display[]", "dgrpName"),
+                ("display[]", "ringTime"),
+            ],
+        )
+    served = ndjson(resp)
+    zone = ZoneInfo("Europe/London")
+    assert len(served) == len(held) == 3000
+    for got, row in zip(served, held, strict=True):
+        assert list(got) == [k for k in row if k != "insertedAt"]
+        for key, value in row.items():
+            if key == "insertedAt":
+                continue
+            if key == "triggerDatetime":
+                assert got[key] == value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+            elif isinstance(value, int):
+                assert int(got[key]) == value
+                assert isinstance(got[key], int) == (key in ("rowId", "dgrp", "ringTime", "goal"))
+            else:
+                assert got[key] == value
+    table = list(csv.DictReader(io.StringIO(csv_resp.content.decode("utf-8"), newline="")))
+    assert [(int(r["rowId"]), r["href"], r["dgrpName"], int(r["ringTime"])) for r in table] == [
+        (r["rowId"], r["href"], r["dgrpName"], r["ringTime"]) for r in held
+    ]

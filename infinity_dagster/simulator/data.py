@@ -204,10 +204,6 @@ def join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def blank_unless(mask: np.ndarray, values: pa.Array) -> pa.Array:
-    return pc.if_else(pa.array(mask), values, "")
-
-
 def ints(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     mask = None if valid is None else ~np.asarray(valid, dtype=bool)
     return pa.array(np.asarray(values, dtype=np.int64), pa.int64(), mask=mask)
@@ -388,11 +384,11 @@ def _google_cids(
 
 PAGE_OPTIONS = [SITE + p for p in PAGES] + [""]
 REFERRER_OPTIONS = [r for kind in REFERRERS for r in REFERRERS[kind]] + [""]
-_REF_START = {}
-_i = 0
-for _kind, _opts in REFERRERS.items():
-    _REF_START[_kind] = (_i, len(_opts))
-    _i += len(_opts)
+# (first index into REFERRER_OPTIONS, count) per channel type
+_REF_RANGE = {
+    kind: (sum(len(REFERRERS[k]) for k in list(REFERRERS)[:i]), len(REFERRERS[kind]))
+    for i, kind in enumerate(REFERRERS)
+}
 
 
 def _pages(
@@ -413,7 +409,7 @@ def _pages(
     href = join(pick(PAGE_OPTIONS, page_idx), gclid, pick(["", "\n#section"], odd.astype(np.int64)))
     start = np.zeros(n, dtype=np.int64)
     count = np.ones(n, dtype=np.int64)
-    for kind, (first, k) in _REF_START.items():
+    for kind, (first, k) in _REF_RANGE.items():
         sel = ch_types == kinds.index(kind)
         start[sel], count[sel] = first, k
     ref_idx = start + (rng.random(n) * count).astype(np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import FieldSpec
+from .schema import FieldSpec, one_chunk
 
 if TYPE_CHECKING:
     from .query import Page
@@ -116,7 +116,7 @@ def _pieces_json(page: Page, close: str) -> list[pa.Array | str]:
             literal += '""'
             continue
         if ENCODED_PREFIX + name in page.table.column_names:
-            text = page.table.column(ENCODED_PREFIX + name).combine_chunks()
+            text = one_chunk(page.table.column(ENCODED_PREFIX + name))
         else:
             text = text_of(page.table.column(name), spec, page.tz)
             specials = json_specials(page.specials.get(name, frozenset()))
@@ -124,7 +124,7 @@ def _pieces_json(page: Page, close: str) -> list[pa.Array | str]:
                 text = json_escape(text, specials)
         if name in page.wire_masks:
             as_number = pc.and_(
-                pc.fill_null(page.table.column(page.wire_masks[name]).combine_chunks(), False),
+                pc.fill_null(one_chunk(page.table.column(page.wire_masks[name])), False),
                 pc.not_equal(text, ""),
             )
             pieces += [literal, pc.if_else(as_number, text, _quoted(text))]
@@ -151,8 +151,7 @@ def _body(arr: pa.Array) -> memoryview:
     """The concatenated values of a string array: its data buffer, without copying."""
     if len(arr) == 0:
         return memoryview(b"")
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = one_chunk(arr)
     offsets = np.frombuffer(
         arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4
     )
@@ -199,7 +198,7 @@ def to_csv(page: Page, bom: bool = False, crlf: bool = False) -> bytes:
         if spec is None:
             continue
         if ENCODED_PREFIX + name in page.table.column_names:
-            text = page.table.column(ENCODED_PREFIX + name).combine_chunks()
+            text = one_chunk(page.table.column(ENCODED_PREFIX + name))
         else:
             text = text_of(page.table.column(name), spec, page.tz)
             if spec.kind == "str" and needs_csv_quoting(page.specials.get(name, frozenset())):

@@ -27,6 +27,7 @@ from .schema import (
     TRIGGER_ROUTES,
     FieldSpec,
     Kind,
+    one_chunk,
 )
 
 INSERTED = "insertedAt"
@@ -69,7 +70,7 @@ class RouteTable:
             with self._encode_lock:
                 cached = self._encoded.get(key)
                 if cached is None:
-                    column = self.table.column(name).combine_chunks()
+                    column = one_chunk(self.table.column(name))
                     if key[1] == "csv":
                         cached = csv_quote(column)
                     else:
@@ -93,7 +94,8 @@ class RouteTable:
         elif name in DEFAULT_ORDER:
             keys = [(k, "ascending") for k in DEFAULT_ORDER[name] if k in table.column_names]
             table = table.sort_by(keys) if keys else table
-        table = table.combine_chunks()
+        if any(c.num_chunks != 1 for c in table.columns):
+            table = table.combine_chunks()
         rt = cls(name, table, {f.name: f for f in fields}, dict(wire_masks or {}))
         rt.specials = {f.name: _specials(table.column(f.name)) for f in fields if f.kind == "str"}
         if name in TRIGGER_ROUTES:

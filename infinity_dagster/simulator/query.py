@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .formats import ENCODED_PREFIX, format_datetimes
 from .installation import ACTIVE, RouteTable
-from .schema import TRIGGER_ROUTES, FieldSpec, is_custom
+from .schema import TRIGGER_ROUTES, FieldSpec, is_custom, one_chunk
 
 MAX_LIMIT = 50_000
 FORMATS = ("json", "jsonarray", "csv")
@@ -320,8 +320,7 @@ def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def text_of(column: pa.ChunkedArray | pa.Array, spec: FieldSpec, tz: str) -> pa.Array:
     """A column as the text the API sends (ints as digits, missing as '', datetimes in tz)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    column = one_chunk(column)
     if spec.kind == "datetime":
         return format_datetimes(column, tz)
     if spec.kind == "int":
@@ -342,7 +341,7 @@ def _text_compare(op: str, left: str, right: str) -> bool:
 
 def _filter_mask(column: pa.ChunkedArray, spec: FieldSpec, f: Filter, tz: str) -> np.ndarray:
     """Rows of `column` passing one filter: numeric when both sides are numbers, else text."""
-    column = column.combine_chunks()
+    column = one_chunk(column)
     value = f.value
     numeric = bool(NUMERIC.match(value))
     op = f.op

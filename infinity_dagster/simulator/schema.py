@@ -37,6 +37,17 @@ class FieldSpec:
         return is_custom(self.name)
 
 
+def one_chunk(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column as one Array, without copying when it already is one chunk."""
+    if isinstance(column, pa.Array):
+        return column
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    if column.num_chunks == 0:
+        return pa.array([], column.type)
+    return column.combine_chunks()
+
+
 def is_custom(name: str) -> bool:
     return name.startswith(("pt_", "c_"))
 
