@@ -34,13 +34,15 @@ INSERTED = "insertedAt"
 ACTIVE = "active"
 WIRE_MASK_PREFIX = "__wire__"
 NULL_TIME = np.iinfo(np.int64).min
+# add_rows appends chunks; a table is compacted into one chunk per column beyond this many.
+MAX_CHUNKS = 32
 ZERO_DATETIMES = frozenset({"", "0000-00-00 00:00:00", "0000-00-00"})
 _INT_TEXT = re.compile(r"^-?\d+$")
 
 
 @dataclass
 class RouteTable:
-    """One route's rows (typed, single-chunk) with the lookups the query engine needs."""
+    """One route's rows (typed; few chunks) with the lookups the query engine needs."""
 
     name: str
     table: pa.Table
@@ -85,8 +87,9 @@ class RouteTable:
         table: pa.Table,
         fields: Sequence[FieldSpec],
         wire_masks: Mapping[str, str] | None = None,
+        specials: Mapping[str, frozenset[str]] | None = None,
     ) -> RouteTable:
-        """Sort, de-chunk and index a route table."""
+        """Sort, compact and index a route table (`specials`: already known per text column)."""
         if name in TRIGGER_ROUTES:
             ids = _np_int(table.column("rowId"), NULL_TIME)
             if len(ids) and np.any(np.diff(ids) < 0):
@@ -94,10 +97,15 @@ class RouteTable:
         elif name in DEFAULT_ORDER:
             keys = [(k, "ascending") for k in DEFAULT_ORDER[name] if k in table.column_names]
             table = table.sort_by(keys) if keys else table
-        if any(c.num_chunks != 1 for c in table.columns):
+        if any(c.num_chunks > MAX_CHUNKS or c.num_chunks == 0 for c in table.columns):
             table = table.combine_chunks()
         rt = cls(name, table, {f.name: f for f in fields}, dict(wire_masks or {}))
-        rt.specials = {f.name: _specials(table.column(f.name)) for f in fields if f.kind == "str"}
+        known = specials or {}
+        rt.specials = {
+            f.name: known[f.name] if f.name in known else _specials(table.column(f.name))
+            for f in fields
+            if f.kind == "str"
+        }
         if name in TRIGGER_ROUTES:
             rt.row_ids = _np_int(table.column("rowId"), NULL_TIME)
             if len(rt.row_ids) and np.any(np.diff(rt.row_ids) <= 0):
@@ -319,7 +327,7 @@ def merge(
     n_new = new.table.num_rows
     fields: list[FieldSpec] = []
     masks: dict[str, str] = {}
-    cols: dict[str, pa.Array] = {}
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
     for name in names:
         o, n = old_fields.get(name), new_fields.get(name)
         spec = o or n
@@ -328,8 +336,16 @@ def merge(
             raise ValueError(f"{route}.{name}: cannot mix {o.kind} and {n.kind} values")
         typ = ARROW[spec.kind]
         column = _concat(old, new.table, name, typ)
-        flags = np.concatenate([_old_flags(old, o, n_old), _new_flags(new, n, n_new)])
-        given = flags[_present(column)]
+        new_flags = _new_flags(new, n, n_new)
+        new_given = new_flags[_present(column.slice(n_old))]
+        old_masked = old is not None and name in old.wire_masks
+        if o is None or n_old == 0:
+            old_given = np.zeros(0, dtype=bool)  # nothing given before
+        elif old_masked:
+            old_given = np.array([True, False])  # already mixed
+        else:
+            old_given = np.array([o.wire == "num"])  # as the field travelled so far
+        given = np.concatenate([old_given, new_given])
         wire = spec.wire
         if len(given) and given.all():
             wire = "num"
@@ -340,6 +356,7 @@ def merge(
         fields.append(FieldSpec(name, spec.kind, wire))
         cols[name] = column
         if name in masks:
+            flags = np.concatenate([_old_flags(old, o, n_old), new_flags])
             cols[masks[name]] = pa.array(flags, pa.bool_())
     for hidden in (INSERTED, ACTIVE):
         if hidden in new.table.column_names:
@@ -347,10 +364,13 @@ def merge(
     return pa.table(cols), fields, masks
 
 
-def _concat(old: RouteTable | None, new: pa.Table, name: str, typ: pa.DataType) -> pa.Array:
+def _concat(old: RouteTable | None, new: pa.Table, name: str, typ: pa.DataType) -> pa.ChunkedArray:
+    """Old and new values of a column, as chunks (no copy; build() compacts now and then)."""
     parts = [] if old is None else [_column_or_empty(old.table, name, typ)]
     parts.append(_column_or_empty(new, name, typ))
-    return pa.chunked_array([c for p in parts for c in p.chunks], typ).combine_chunks()
+    return pa.chunked_array(
+        [c for p in parts for c in p.chunks if len(c)] or [pa.array([], typ)], typ
+    )
 
 
 def _old_flags(rt: RouteTable | None, spec: FieldSpec | None, n: int) -> np.ndarray:
@@ -536,7 +556,12 @@ class Installation:
                 new_table = assign_row_ids(new_table, self._rng, max(top, 3_000_000))
                 cols = DictColumns(new_table, cols.fields, cols.masks)
             table, fields, masks = merge(route, old, cols)
-            self._routes[route] = RouteTable.build(route, table, fields, masks)
+            specials = {
+                f.name: old.specials.get(f.name, frozenset()) | _specials(new_table.column(f.name))
+                for f in fields
+                if f.kind == "str" and f.name in old.specials
+            }
+            self._routes[route] = RouteTable.build(route, table, fields, masks, specials)
             if recordings:
                 self._recordings.update(recordings)
         if route in TRIGGER_ROUTES:

@@ -266,6 +266,8 @@ def select(q: Query, rt: RouteTable, visible_until_us: int | None) -> Page:
         if encoded is not None:
             selected = selected.append_column(ENCODED_PREFIX + name, encoded.slice(lo, n))
     page = selected.take(pa.array(indices, pa.int64()))
+    if any(c.num_chunks != 1 for c in page.columns):
+        page = page.combine_chunks()  # at most one page of rows
     return Page(page, columns, rt.fields, rt.wire_masks, rt.specials, q.tz)
 
 
@@ -320,9 +322,8 @@ def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def text_of(column: pa.ChunkedArray | pa.Array, spec: FieldSpec, tz: str) -> pa.Array:
     """A column as the text the API sends (ints as digits, missing as '', datetimes in tz)."""
-    column = one_chunk(column)
     if spec.kind == "datetime":
-        return format_datetimes(column, tz)
+        return format_datetimes(one_chunk(column), tz)
     if spec.kind == "int":
         return pc.fill_null(pc.cast(column, pa.string()), "")
     return pc.fill_null(column, "")
@@ -341,7 +342,6 @@ def _text_compare(op: str, left: str, right: str) -> bool:
 
 def _filter_mask(column: pa.ChunkedArray, spec: FieldSpec, f: Filter, tz: str) -> np.ndarray:
     """Rows of `column` passing one filter: numeric when both sides are numbers, else text."""
-    column = one_chunk(column)
     value = f.value
     numeric = bool(NUMERIC.match(value))
     op = f.op
