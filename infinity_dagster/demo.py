@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, DagsterInstance, materialize
 
 from .api.errors import InfinityError
 from .defs import build_definitions
@@ -51,7 +51,7 @@ def main() -> int:
         print("error: the demo needs INFINITY_DEMO=1 (make demo sets it).", file=sys.stderr)
         return 2
     defs = build_definitions(settings)
-    assets = list(defs.assets or [])
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = dict(defs.resources or {})
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     instance = instance or DagsterInstance.ephemeral()
@@ -68,7 +68,7 @@ def main() -> int:
     for day in days:
         result = materialize(
             assets,
-            selection=raw_keys,
+            selection=AssetSelection.assets(*raw_keys).without_checks(),
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,
@@ -78,14 +78,16 @@ def main() -> int:
             count = event.materialization.metadata["dagster/row_count"].value
             rows += int(count)
     pull_seconds = time.monotonic() - started
-    materialize(
+    # The models, then every data-quality check once, over everything pulled.
+    models = materialize(
         assets,
-        selection=[AssetKey(t) for t in MODEL_TABLES],
+        selection=AssetSelection.assets(*MODEL_TABLES) | AssetSelection.all_asset_checks(),
         resources=resources,
         instance=instance,
         raise_on_error=True,
     )
     print_summary(settings.duckdb_path, days[0], days[-1])
+    print_checks(models.get_asset_check_evaluations())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\nPulled {rows:,} rows in {pull_seconds:.1f} s ({rows / pull_seconds:,.0f} rows/s "
@@ -102,6 +104,19 @@ def print_summary(database: os.PathLike | str, first: date, last: date) -> None:
         body = cursor.fetchall()
     print("\nDaily call-fail rates and Google client-id capture gaps (all dial-in groups):\n")
     print(format_table(header, body))
+
+
+def print_checks(evaluations: list) -> None:
+    """One line per check that did not pass; a count of those that did."""
+    failing = [e for e in evaluations if not e.passed]
+    warned = sum(e.severity == AssetCheckSeverity.WARN for e in failing)
+    print(
+        f"\nData-quality checks: {len(evaluations) - len(failing)} passed, {warned} warned, "
+        f"{len(failing) - warned} failed."
+    )
+    for e in sorted(failing, key=lambda e: (e.severity.value, e.asset_key.to_user_string())):
+        label = "WARN " if e.severity == AssetCheckSeverity.WARN else "ERROR"
+        print(f"  {label} {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
 
 
 def format_table(header: list[str], rows: list[tuple]) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition, Definitions, EnvVar
 
+from ..quality import Thresholds
 from ..reports import CALLS, Report
 from ..settings import Settings
+from .checks import model_checks, raw_report_checks
 from .models import duckdb_models
 from .raw import daily_report_asset
 from .resources import InfinityResource, ParquetStore
@@ -59,8 +61,11 @@ def build_definitions(settings: Settings) -> Definitions:
         call_state_mapping=settings.call_state_mapping,
         demo=settings.demo,
     )
+    checks = [c for r in reports for c in raw_report_checks(r, settings.start_date)]
+    checks += model_checks(Thresholds.from_env())
     return Definitions(
         assets=[*raw_assets, models],
+        asset_checks=checks,
         resources={
             "infinity": infinity_resource(settings),
             "store": ParquetStore(data_dir=str(settings.data_dir)),
