@@ -1,4 +1,5 @@
-"""`make demo`: pull the last 7 days from the bundled simulator, build the models, print them.
+"""`make demo`: pull the last 7 days of every report from the bundled simulator, build the models,
+print them.
 
 Runs with INFINITY_DEMO=1 (the Makefile sets it): the simulator starts in this process, data goes
 to `<data dir>/demo`, and every materialization is marked as demo. With DAGSTER_HOME set, the runs
@@ -19,6 +20,7 @@ from dagster import AssetCheckSeverity, AssetKey, AssetSelection, DagsterInstanc
 
 from .api.errors import InfinityError
 from .defs import build_definitions
+from .reports import CALL_RECORDINGS, DAILY_REPORTS, SNAPSHOT_REPORTS
 from .settings import Settings
 from .warehouse import MODEL_TABLES
 
@@ -58,13 +60,14 @@ def main() -> int:
 
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     days = [today - timedelta(days=n) for n in range(DEMO_DAYS, 0, -1)]
-    raw_keys = [AssetKey(r) for r in ("calls",)]
+    raw_keys = [AssetKey(r.key) for r in DAILY_REPORTS] + [AssetKey(CALL_RECORDINGS.key)]
     print(
         f"Pulling {DEMO_DAYS} days ({days[0]} to {days[-1]}) from the bundled simulator "
         f"into {settings.data_dir} ..."
     )
     started = time.monotonic()
     rows = 0
+    recordings = {"files": 0, "bytes": 0, "missing": 0}
     for day in days:
         result = materialize(
             assets,
@@ -75,9 +78,21 @@ def main() -> int:
             raise_on_error=True,
         )
         for event in result.get_asset_materialization_events():
-            count = event.materialization.metadata["dagster/row_count"].value
-            rows += int(count)
+            metadata = event.materialization.metadata
+            if event.asset_key == AssetKey(CALL_RECORDINGS.key):
+                recordings["files"] += int(metadata["dagster/row_count"].value)
+                recordings["bytes"] += int(metadata["bytes"].value)
+                recordings["missing"] += int(metadata["missing_count"].value)
+            else:
+                rows += int(metadata["dagster/row_count"].value)
     pull_seconds = time.monotonic() - started
+    materialize(
+        assets,
+        selection=AssetSelection.assets(*(r.key for r in SNAPSHOT_REPORTS)).without_checks(),
+        resources=resources,
+        instance=instance,
+        raise_on_error=True,
+    )
     # The models, then every data-quality check once, over everything pulled.
     models = materialize(
         assets,
@@ -87,11 +102,12 @@ def main() -> int:
         raise_on_error=True,
     )
     print_summary(settings.duckdb_path, days[0], days[-1])
+    print_reports(settings.duckdb_path, days[0], days[-1], recordings)
     print_checks(models.get_asset_check_evaluations())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"\nPulled {rows:,} rows in {pull_seconds:.1f} s ({rows / pull_seconds:,.0f} rows/s "
-        f"including Dagster run overhead); peak memory {peak_mib:.0f} MiB."
+        f"\nPulled {rows:,} rows and {recordings['files']:,} recordings in {pull_seconds:.1f} s "
+        f"(Dagster run overhead included); peak memory {peak_mib:.0f} MiB."
     )
     print(f"Query the models yourself: duckdb -readonly {settings.duckdb_path}")
     return 0
@@ -117,6 +133,49 @@ def print_checks(evaluations: list) -> None:
     for e in sorted(failing, key=lambda e: (e.severity.value, e.asset_key.to_user_string())):
         label = "WARN " if e.severity == AssetCheckSeverity.WARN else "ERROR"
         print(f"  {label} {e.asset_key.to_user_string()}:{e.check_name}: {e.description}")
+
+
+REPORTS_SQL = """
+SELECT
+    (SELECT count(*) FROM call_log WHERE date BETWEEN $first AND $last),
+    (SELECT count(*) FILTER (WHERE category IN ('blank', 'unmapped')) FROM call_state_report
+        WHERE date BETWEEN $first AND $last),
+    (SELECT count(*) FILTER (WHERE cid_missing) FROM google_cid_report
+        WHERE date BETWEEN $first AND $last),
+    (SELECT count(*) FROM goals WHERE date BETWEEN $first AND $last),
+    (SELECT count(*) FROM dial_in_groups),
+    (SELECT count(*) FROM fallback_numbers),
+    (SELECT count(*) FROM organisations)
+"""
+CHANNELS_SQL = """
+SELECT channel, sum(goals) AS goals, sum(call_goals) AS calls
+FROM goals_by_channel WHERE date BETWEEN $first AND $last
+GROUP BY channel ORDER BY goals DESC, channel LIMIT 3
+"""
+
+
+def print_reports(database: os.PathLike | str, first: date, last: date, recordings: dict) -> None:
+    """One line per report: what the demo pulled and built (the README lists example queries)."""
+    days = {"first": first, "last": last}
+    with duckdb.connect(str(database), read_only=True) as con:
+        calls, odd_states, gaps, goals, groups, fallbacks, orgs = con.execute(
+            REPORTS_SQL, days
+        ).fetchone()
+        channels = con.execute(CHANNELS_SQL, days).fetchall()
+    top = ", ".join(f"{name} {n:,}" for name, n, _ in channels[:3])
+    print("\nEvery report (DuckDB tables and views, same days):")
+    print(f"  call_log          {calls:>7,} calls")
+    print(f"  call_state_report {odd_states:>7,} calls with a blank or unmapped state")
+    print(f"  google_cid_report {gaps:>7,} calls with a visitor id but no client id")
+    print(f"  goals_by_channel  {goals:>7,} goals: {top}, ...")
+    print(
+        f"  call_recordings   {recordings['files']:>7,} files, "
+        f"{recordings['bytes'] / 2**20:,.1f} MiB; {recordings['missing']:,} missing (404)"
+    )
+    print(
+        f"  dial_in_groups {groups}, fallback_numbers {fallbacks}, organisations {orgs} "
+        "(latest snapshots)"
+    )
 
 
 def format_table(header: list[str], rows: list[tuple]) -> str:

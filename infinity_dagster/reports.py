@@ -40,7 +40,9 @@ class Report:
     """One Infinity report, as the client pulls it and the storage layer lays it out."""
 
     key: str  # asset key and folder name under raw/
-    route: str  # path template below the API root, {version} and {igrp} filled in by the client
+    # Path template below the API root, {version} and {igrp} filled in by the client. It may carry
+    # a query string (`?igrp={igrp}`), sent before the report's own parameters.
+    route: str
     fields: tuple[Field, ...]
     kind: Literal["daily", "snapshot"] = "daily"
     filters: tuple[str, ...] = ()  # fixed filter[] values, e.g. "usageType-eq-value-fixed"
@@ -48,6 +50,18 @@ class Report:
     description: str = ""
     cursor_field: str | None = "rowId"
     extra_fields: tuple[Field, ...] = field(default=())
+    # Fields a user may narrow the report by (INFINITY_<KEY>_FILTERS, e.g. "ch=1,segment=2").
+    user_filter_fields: tuple[str, ...] = ()
+
+    @property
+    def route_variable(self) -> str:
+        """The environment variable that overrides this report's route."""
+        return f"INFINITY_{self.key.upper()}_ROUTE"
+
+    @property
+    def filters_variable(self) -> str:
+        """The environment variable holding a user's filters for this report."""
+        return f"INFINITY_{self.key.upper()}_FILTERS"
 
     @property
     def schema(self) -> pa.Schema:
@@ -63,6 +77,10 @@ class Report:
         """The same report with one API field name changed (for *assumed* field names)."""
         renamed = tuple(replace(f, name=new) if f.name == old else f for f in self.fields)
         return replace(self, fields=renamed)
+
+    def configured(self, *, route: str | None = None, user_filters: tuple[str, ...] = ()) -> Report:
+        """The same report with a user's route and extra filter[] values (from the settings)."""
+        return replace(self, route=route or self.route, filters=(*self.filters, *user_filters))
 
 
 CALL_FIELDS: tuple[Field, ...] = (
@@ -103,4 +121,103 @@ CALLS = Report(
     route="/reports/{version}/igrps/{igrp}/triggers/calls",
     fields=CALL_FIELDS,
     description="Every call of the installation (Infinity triggers/calls): the call log.",
+)
+
+GOALS = Report(
+    key="goals",
+    route="/reports/{version}/igrps/{igrp}/triggers/goals",
+    fields=CALL_FIELDS,  # a goal that was not a call has the call fields empty
+    description="Triggers marked as a goal (Infinity triggers/goals): page-view goals with their "
+    "href and vref, and calls that reached a goal, with the call's fields.",
+    user_filter_fields=("ch", "segment"),
+)
+
+DIAL_IN_GROUPS = Report(
+    key="dial_in_groups",
+    route="/config/{version}/igrps/{igrp}/dgrps",
+    fields=(
+        Field("igrp", "int", "Installation id"),
+        Field("dgrp", "int", "Dial-in group id"),
+        Field("dgrpName", "str", "Dial-in group name"),
+        Field("autoDiscoveryNumber", "str", "Auto-discovery number of the group"),
+        Field("destPhoneNumber", "str", "Where the group's calls are forwarded"),
+        Field("dgrpStatus", "int", "200 active, 410 expired"),
+    ),
+    kind="snapshot",
+    sort=("dgrp-asc",),
+    cursor_field=None,
+    description="The installation's dial-in groups with their auto-discovery numbers "
+    "(config dgrps), one snapshot a day.",
+)
+
+FALLBACK_NUMBERS = Report(
+    key="fallback_numbers",
+    route="/config/{version}/igrps/{igrp}/dgrps/all/numbers",
+    fields=(
+        Field("igrp", "int", "Installation id"),
+        Field("dgrp", "int", "Dial-in group id"),
+        Field("dgrpName", "str", "Dial-in group name"),
+        Field("number", "str", "The phone number, as text"),
+        Field("usageType", "str", "fixed (always the same number) or dynamic (pool)"),
+        Field("ch", "int", "Marketing channel id (0: the fallback channel)"),
+        Field("chName", "str", "Marketing channel name"),
+        Field("chType", "str", "Marketing channel type"),
+    ),
+    kind="snapshot",
+    # The guide's definition of an installation's fallback numbers.
+    filters=("usageType-eq-value-fixed", "ch-eq-value-0"),
+    sort=("dgrp-asc",),
+    cursor_field=None,
+    description="Fallback numbers: fixed numbers on channel 0, by dial-in group (config "
+    "dgrps/all/numbers), one snapshot a day.",
+)
+
+ORGANISATIONS = Report(
+    key="organisations",
+    # Scoping by ?igrp= is assumed (not in the public reference); override the route if needed.
+    route="/reports/{version}/organisations?igrp={igrp}",
+    fields=(
+        Field("orgId", "int", "Organisation id"),
+        Field("orgName", "str", "Organisation name"),
+        Field("igrp", "int", "Installation id"),
+        Field("parentOrgId", "int", "Parent organisation id (empty at the top)"),
+        Field("orgRef", "str", "Your reference for the organisation"),
+    ),
+    kind="snapshot",
+    sort=("orgName-asc",),
+    cursor_field=None,
+    description="Active organisations of the installation, by name (reports organisations), "
+    "one snapshot a day.",
+)
+
+DAILY_REPORTS: tuple[Report, ...] = (CALLS, GOALS)
+SNAPSHOT_REPORTS: tuple[Report, ...] = (DIAL_IN_GROUPS, FALLBACK_NUMBERS, ORGANISATIONS)
+REPORTS: tuple[Report, ...] = (*DAILY_REPORTS, *SNAPSHOT_REPORTS)
+
+
+@dataclass(frozen=True)
+class Download:
+    """Files fetched one by one for the rows of a daily report (call recordings)."""
+
+    key: str  # asset key
+    folder: str  # folder under the data dir: <folder>/date=YYYY-MM-DD/<rowId>.<ext>
+    source: Report  # whose rows say what to fetch
+    ref_field: str  # a row has a file when this field is non-empty
+    route: str  # template with {version}, {igrp} and {rowId}
+    route_variable: str
+    default_extension: str
+    description: str = ""
+
+
+CALL_RECORDINGS = Download(
+    key="call_recordings",
+    folder="recordings",
+    source=CALLS,
+    ref_field="rec",
+    # Assumed: Infinity documents the download by installation and rowId but not its route.
+    route="/reports/{version}/igrps/{igrp}/triggers/calls/{rowId}/recording",
+    route_variable="INFINITY_RECORDING_ROUTE",
+    default_extension="mp3",
+    description="The recording of every call of the day that has one, as audio files under "
+    "<data dir>/recordings/date=YYYY-MM-DD/<rowId>.<ext>.",
 )

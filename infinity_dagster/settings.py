@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .api.errors import InfinityConfigError
+from .reports import CALL_RECORDINGS, REPORTS, Report
 
 DEFAULT_BASE_URL = "https://api.infinitycloud.com"
 DEFAULT_START_DATE = date(2024, 1, 1)
@@ -34,6 +36,13 @@ class Settings:
     demo: bool
     auth_kind: str  # "api_key", "basic" or "demo": which credentials the resource reads
     call_state_mapping: Path | None = None  # a user's CSV replacing the packaged mapping
+    # Report key -> the user's route template (INFINITY_<KEY>_ROUTE, INFINITY_RECORDING_ROUTE).
+    routes: Mapping[str, str] = field(default_factory=dict)
+    # Report key -> extra filter[] values from INFINITY_<KEY>_FILTERS.
+    report_filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def route(self, key: str, default: str) -> str:
+        return self.routes.get(key, default)
 
     @property
     def credential_variables(self) -> str:
@@ -149,6 +158,20 @@ class Settings:
                 "a CSV with columns call_state,category,is_failure,description."
             )
 
+        routes: dict[str, str] = {}
+        for report in REPORTS:
+            if get(report.route_variable):
+                routes[report.key] = _route_template(report.route_variable, get, ())
+        if get(CALL_RECORDINGS.route_variable):
+            routes[CALL_RECORDINGS.key] = _route_template(
+                CALL_RECORDINGS.route_variable, get, ("rowId",)
+            )
+        report_filters = {
+            report.key: _user_filters(report, get(report.filters_variable))
+            for report in REPORTS
+            if report.user_filter_fields and get(report.filters_variable)
+        }
+
         return cls(
             igrp=igrp,
             base_url=base_url,
@@ -159,4 +182,49 @@ class Settings:
             demo=demo,
             auth_kind=auth_kind,
             call_state_mapping=mapping,
+            routes=routes,
+            report_filters=report_filters,
         )
+
+
+def _route_template(variable: str, get, required: tuple[str, ...]) -> str:
+    """A user's route template: a path from the API root, with only the placeholders we fill."""
+    allowed = {"version", "igrp", *required}
+    template = get(variable)
+    example = "/reports/{version}/igrps/{igrp}/triggers/calls/{rowId}/recording"
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        names = {"?"}
+    missing = [name for name in required if name not in names]
+    if not template.startswith("/") or names - allowed or missing:
+        shown = ", ".join("{" + n + "}" for n in sorted(allowed))
+        raise InfinityConfigError(
+            f"{variable} must be a path starting with / that uses only the placeholders {shown}"
+            + (f" and includes {{{missing[0]}}}" if missing else "")
+            + f" (such as {example if required else '/reports/{version}/organisations'}), "
+            f"got {template!r}."
+        )
+    return template
+
+
+def _user_filters(report: Report, text: str) -> tuple[str, ...]:
+    """`ch=1,segment=2` as filter[] values (`ch-eq-value-1`, `segment-eq-value-2`)."""
+    from .api.query import filter_expr
+
+    types = {f.name: f.type for f in report.fields}
+    allowed = ", ".join(report.user_filter_fields)
+    filters = []
+    for item in text.split(","):
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or name not in report.user_filter_fields or not value:
+            raise InfinityConfigError(
+                f"{report.filters_variable} must be a comma-separated list of field=value with "
+                f"fields among {allowed} (such as ch=1,segment=2), got {text!r}."
+            )
+        if types[name] == "int" and not value.isdigit():
+            raise InfinityConfigError(
+                f"{report.filters_variable}: {name} must be a whole number, got {value!r}."
+            )
+        filters.append(filter_expr(name, "eq", value))
+    return tuple(filters)

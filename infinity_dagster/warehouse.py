@@ -21,13 +21,30 @@ import duckdb
 import pyarrow as pa
 
 from .api.errors import InfinityConfigError
-from .reports import Report
+from .reports import REPORTS, Report
 from .storage import report_glob
 
 SQL_PACKAGE = "infinity_dagster.defs.sql"
-# Model SQL files, in build order, and the tables they create.
-MODELS: tuple[str, ...] = ("calls_clean", "call_states", "call_fail_rates", "cid_capture_gaps")
-MODEL_TABLES: tuple[str, ...] = ("call_states", "call_fail_rates", "cid_capture_gaps")
+# Model SQL files, in build order, and the tables (or views) they create.
+MODELS: tuple[str, ...] = (
+    "calls_clean",
+    "call_states",
+    "call_fail_rates",
+    "cid_capture_gaps",
+    "call_log",
+    "call_state_report",
+    "google_cid_report",
+    "goals_by_channel",
+)
+MODEL_TABLES: tuple[str, ...] = (
+    "call_states",
+    "call_fail_rates",
+    "cid_capture_gaps",
+    "call_log",
+    "call_state_report",
+    "google_cid_report",
+    "goals_by_channel",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +62,14 @@ def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
     tmp = spec.database.with_name(f".{spec.database.name}.{uuid.uuid4().hex}.tmp")
     try:
         with duckdb.connect(str(tmp)) as con:
-            for report in spec.reports:
-                _create_raw_view(con, spec.raw_dir, report)
+            given = {r.key for r in spec.reports}
+            # Every catalogue report gets a view (the models read several); a report the spec
+            # does not configure is read with its catalogue entry.
+            for report in [*spec.reports, *(r for r in REPORTS if r.key not in given)]:
+                if report.kind == "snapshot":
+                    _create_snapshot_views(con, spec.raw_dir, report)
+                else:
+                    _create_raw_view(con, spec.raw_dir, report)
             _load_mapping(con, spec.call_state_mapping)
             for model in MODELS:
                 con.execute(_model_sql(model, cid_field=spec.cid_field))
@@ -62,13 +85,25 @@ def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
     return counts
 
 
-def _create_raw_view(con: duckdb.DuckDBPyConnection, raw_dir: Path, report: Report) -> None:
+def _create_snapshot_views(con: duckdb.DuckDBPyConnection, raw_dir: Path, report: Report) -> None:
+    """`<key>_history`: every day's snapshot (`date` is the snapshot day); `<key>`: the latest."""
+    history = f"{report.key}_history"
+    _create_raw_view(con, raw_dir, report, name=history)
+    con.execute(
+        f'CREATE OR REPLACE VIEW "{report.key}" AS SELECT * FROM "{history}" '
+        f'WHERE date = (SELECT max(date) FROM "{history}")'
+    )
+
+
+def _create_raw_view(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, report: Report, name: str | None = None
+) -> None:
     """A view over every day's file of a report, with the partition `date` from the folder name.
 
     Before the first materialization there are no files: an empty table with the catalogue
     schema stands in, so models still build (with no rows).
     """
-    name = report.key
+    name = name or report.key
     glob = report_glob(raw_dir, report.key)
     if any((raw_dir / report.key).glob("date=*/*.parquet")):
         literal = glob.replace("'", "''")

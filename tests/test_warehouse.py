@@ -196,5 +196,9 @@ def test_models_build_before_any_data(data_dir) -> None:
         "call_states": 0,
         "call_fail_rates": 0,
         "cid_capture_gaps": 0,
+        "call_log": 0,
+        "call_state_report": 0,
+        "google_cid_report": 0,
+        "goals_by_channel": 0,
     }
     assert query(spec, "SELECT count(*) FROM calls") == [(0,)]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import pyarrow as pa
@@ -143,30 +146,77 @@ class InfinityClient:
     def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> httpx.Response:
         """GET with retries; the whole body is read inside the retry, so a cut body is retried.
 
-        Returns a 2xx response whose body is not an error string; raises otherwise.
+        Returns a 2xx response whose body is not an error string; raises otherwise. A query string
+        in `path` (from a route template such as `.../organisations?igrp={igrp}`) is sent first.
         """
-        retrying = tenacity.Retrying(
+        path, _, route_query = path.partition("?")
+        params = [*parse_qsl(route_query, keep_blank_values=True), *params]
+        retrying = self._retrying()
+        try:
+            response = retrying(self._get_once, path, params)
+        except _RetryableResponse as exc:
+            raise self._unavailable(exc.response) from None
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        return response
+
+    def download(self, path: str, destination: Path) -> int:
+        """Stream one file (a call recording) into `destination`, with the same retries as `get`.
+
+        Writes the body exactly as sent; a retry starts the file again. Returns its size in bytes.
+        Raises InfinityApiError (with `status`, e.g. 404) when the server refuses it.
+        """
+        retrying = self._retrying()
+        try:
+            return retrying(self._download_once, path, destination)
+        except _RetryableResponse as exc:
+            raise self._unavailable(exc.response) from None
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    def _download_once(self, path: str, destination: Path) -> int:
+        path, _, route_query = path.partition("?")
+        params = parse_qsl(route_query, keep_blank_values=True)
+        with self._http.stream("GET", path, params=params) as response:
+            content_type = response.headers.get("Content-Type", "")
+            if response.status_code != 200 or content_type.startswith("application/json"):
+                response.read()  # a short error body: checked (and raised) like any answer
+                self._check(response, path)
+            size = 0
+            with open(destination, "wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        expected = response.headers.get("Content-Length")
+        if expected is not None and expected.isdigit() and int(expected) != size:
+            raise httpx.ReadError(f"body ended after {size} of {expected} bytes")
+        return size
+
+    def _retrying(self) -> tenacity.Retrying:
+        return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type((httpx.TransportError, _RetryableResponse)),
             before_sleep=self._log_retry,
             reraise=True,
         )
-        try:
-            response = retrying(self._get_once, path, params)
-        except _RetryableResponse as exc:
-            raise self._unavailable(exc.response) from None
-        except httpx.TransportError as exc:
-            raise InfinityUnavailableError(
-                f"The Infinity API at {self._http.base_url} could not be reached after "
-                f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
-                "check INFINITY_BASE_URL and the network, then run again."
-            ) from None
-        return response
+
+    def _unreachable(self, exc: httpx.TransportError) -> InfinityUnavailableError:
+        return InfinityUnavailableError(
+            f"The Infinity API at {self._http.base_url} could not be reached after "
+            f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
+            "check INFINITY_BASE_URL and the network, then run again."
+        )
 
     def _get_once(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
         response = self._http.get(path, params=list(params))
         response.read()
+        return self._check(response, path)
+
+    def _check(self, response: httpx.Response, path: str) -> httpx.Response:
+        """The response when it is a success; raises (retryable or not) otherwise."""
         status = response.status_code
         if status in RETRY_STATUSES:
             raise _RetryableResponse(response)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dagster import DailyPartitionsDefinition, Definitions, EnvVar
 
 from ..quality import Thresholds
-from ..reports import CALLS, Report
+from ..reports import CALL_RECORDINGS, DAILY_REPORTS, SNAPSHOT_REPORTS, Download, Report
 from ..settings import Settings
 from .checks import model_checks, raw_report_checks
 from .models import duckdb_models
 from .raw import daily_report_asset
+from .recordings import call_recordings_asset
 from .resources import InfinityResource, ParquetStore
+from .snapshots import snapshot_report_asset
 
 
 def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
@@ -22,9 +26,28 @@ def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
     )
 
 
+def configured(report: Report, settings: Settings) -> Report:
+    """A catalogue entry with the user's route, filters and name for the client-id field."""
+    return report.with_field_renamed("googleCid", settings.cid_field).configured(
+        route=settings.routes.get(report.key),
+        user_filters=settings.report_filters.get(report.key, ()),
+    )
+
+
 def daily_reports(settings: Settings) -> list[Report]:
-    """The daily catalogue entries, with the user's name for the client-id field."""
-    return [CALLS.with_field_renamed("googleCid", settings.cid_field)]
+    """The daily catalogue entries (calls, goals), as configured."""
+    return [configured(r, settings) for r in DAILY_REPORTS]
+
+
+def snapshot_reports(settings: Settings) -> list[Report]:
+    """The snapshot catalogue entries (dial-in groups, fallback numbers, organisations)."""
+    return [configured(r, settings) for r in SNAPSHOT_REPORTS]
+
+
+def call_recordings(settings: Settings) -> Download:
+    calls = next(r for r in daily_reports(settings) if r.key == CALL_RECORDINGS.source.key)
+    route = settings.routes.get(CALL_RECORDINGS.key, CALL_RECORDINGS.route)
+    return replace(CALL_RECORDINGS, source=calls, route=route)
 
 
 def infinity_resource(settings: Settings) -> InfinityResource:
@@ -54,9 +77,14 @@ def build_definitions(settings: Settings) -> Definitions:
 
     partitions = daily_partitions(settings)
     reports = daily_reports(settings)
+    snapshots = snapshot_reports(settings)
     raw_assets = [daily_report_asset(r, partitions, demo=settings.demo) for r in reports]
+    raw_assets += [snapshot_report_asset(r, demo=settings.demo) for r in snapshots]
+    raw_assets.append(
+        call_recordings_asset(call_recordings(settings), partitions, demo=settings.demo)
+    )
     models = duckdb_models(
-        reports,
+        [*reports, *snapshots],
         cid_field=settings.cid_field,
         call_state_mapping=settings.call_state_mapping,
         demo=settings.demo,

@@ -17,6 +17,14 @@ MODEL_DESCRIPTIONS = {
     "the fail rate (failed / total).",
     "cid_capture_gaps": "Per day and dial-in group: calls with an Infinity visitor id, those "
     "without a Google client id, and the gap rate.",
+    "call_log": "The call log: every call over every imported day with the basic call report's "
+    "columns (a view over the Parquet files).",
+    "call_state_report": "Every call with its state, the state's category and description (a "
+    "view).",
+    "google_cid_report": "Every call with an Infinity visitor id, its Google client id as sent "
+    "and as cleaned, and whether it is missing (a view).",
+    "goals_by_channel": "Per day, marketing channel and goal: goals reached, how many were "
+    "calls, and by how many visitors.",
 }
 
 
@@ -43,6 +51,9 @@ def duckdb_models(
             )
             for table in MODEL_TABLES
         ],
+        # Any subset may be selected (`--select call_fail_rates`); the whole file is rebuilt
+        # either way, so the tables always agree, and the selected ones report it.
+        can_subset=True,
     )
     def _models(
         context: AssetExecutionContext, duckdb: DuckDBResource, store: ParquetStore
@@ -59,7 +70,10 @@ def duckdb_models(
         )
         seconds = round(time.monotonic() - started, 3)
         context.log.info(f"DuckDB models rebuilt in {seconds} s: {counts}")
+        selected = {key.to_user_string() for key in context.selected_asset_keys}
         for table in MODEL_TABLES:
+            if table not in selected:
+                continue
             yield MaterializeResult(
                 asset_key=table,
                 metadata={
