@@ -76,6 +76,7 @@ def main() -> int:
             resources=resources,
             instance=instance,
             raise_on_error=True,
+            run_config=QUIET,
         )
         for event in result.get_asset_materialization_events():
             metadata = event.materialization.metadata
@@ -92,6 +93,7 @@ def main() -> int:
         resources=resources,
         instance=instance,
         raise_on_error=True,
+        run_config=QUIET,
     )
     # The models, then every data-quality check once, over everything pulled.
     models = materialize(
@@ -100,6 +102,7 @@ def main() -> int:
         resources=resources,
         instance=instance,
         raise_on_error=True,
+        run_config=QUIET,
     )
     print_summary(settings.duckdb_path, days[0], days[-1])
     print_reports(settings.duckdb_path, days[0], days[-1], recordings)
