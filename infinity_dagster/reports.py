@@ -30,9 +30,16 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 @dataclass(frozen=True)
 class Field:
-    name: str
+    name: str  # the column name on disk and in DuckDB
     type: FieldType
     description: str = ""
+    # The API's name when it differs (a user's INFINITY_<REPORT>_FIELD_NAMES): asked for as
+    # display[]=<api_name>-<name>, so the API sends it under our name and the schema never moves.
+    api_name: str | None = None
+
+    @property
+    def display(self) -> str:
+        return f"{self.api_name}-{self.name}" if self.api_name else self.name
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,11 @@ class Report:
         return f"INFINITY_{self.key.upper()}_ROUTE"
 
     @property
+    def field_names_variable(self) -> str:
+        """The environment variable mapping this report's fields to the API's names."""
+        return f"INFINITY_{self.key.upper()}_FIELD_NAMES"
+
+    @property
     def filters_variable(self) -> str:
         """The environment variable holding a user's filters for this report."""
         return f"INFINITY_{self.key.upper()}_FILTERS"
@@ -72,6 +84,34 @@ class Report:
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def display_fields(self) -> list[str]:
+        """The display[] values: field names, aliased where the API names a field differently."""
+        return [f.display for f in self.fields]
+
+    def with_api_names(self, api_names: dict[str, str]) -> Report:
+        """The same report asking the API for some fields under other names (same schema).
+
+        Fixed filters and sort name API fields, so they follow the new names too.
+        """
+        if not api_names:
+            return self
+        fields = tuple(
+            replace(f, api_name=api_names[f.name]) if f.name in api_names else f
+            for f in self.fields
+        )
+
+        def rename(expr: str) -> str:
+            name, sep, rest = expr.partition("-")
+            return f"{api_names.get(name, name)}{sep}{rest}"
+
+        return replace(
+            self,
+            fields=fields,
+            filters=tuple(rename(f) for f in self.filters),
+            sort=tuple(rename(s) for s in self.sort),
+        )
 
     def with_field_renamed(self, old: str, new: str) -> Report:
         """The same report with one API field name changed (for *assumed* field names)."""

@@ -40,6 +40,8 @@ class Settings:
     routes: Mapping[str, str] = field(default_factory=dict)
     # Report key -> extra filter[] values from INFINITY_<KEY>_FILTERS.
     report_filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Report key -> {our field name: the API's name} from INFINITY_<KEY>_FIELD_NAMES.
+    field_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def route(self, key: str, default: str) -> str:
         return self.routes.get(key, default)
@@ -172,6 +174,12 @@ class Settings:
             if report.user_filter_fields and get(report.filters_variable)
         }
 
+        field_names = {
+            report.key: _field_names(report, get(report.field_names_variable))
+            for report in REPORTS
+            if get(report.field_names_variable)
+        }
+
         return cls(
             igrp=igrp,
             base_url=base_url,
@@ -184,6 +192,7 @@ class Settings:
             call_state_mapping=mapping,
             routes=routes,
             report_filters=report_filters,
+            field_names=field_names,
         )
 
 
@@ -228,3 +237,20 @@ def _user_filters(report: Report, text: str) -> tuple[str, ...]:
             )
         filters.append(filter_expr(name, "eq", value))
     return tuple(filters)
+
+
+def _field_names(report: Report, text: str) -> dict[str, str]:
+    """`orgName=orgTitle` (our field = the API's name) as a mapping, for assumed field names."""
+    # rowId is the paging cursor the client names itself: it cannot be renamed.
+    renamable = [n for n in report.field_names if n != report.cursor_field]
+    names = {}
+    for item in text.split(","):
+        ours, sep, theirs = (part.strip() for part in item.partition("="))
+        if not sep or ours not in renamable or not _FIELD_NAME.match(theirs):
+            raise InfinityConfigError(
+                f"{report.field_names_variable} must be a comma-separated list of field=api_name, "
+                f"each field one of {', '.join(renamable)} and each api_name letters, digits or "
+                f"_ (such as orgName=orgTitle), got {text!r}."
+            )
+        names[ours] = theirs
+    return names

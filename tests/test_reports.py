@@ -456,3 +456,56 @@ def test_call_reports_by_hand(data_dir, monkeypatch) -> None:
         (4_000_003, "v3", "undefined", None, True, "https://acme.example/pricing"),
         (4_000_004, "v4", "GA1.1.999.111", "999.111", False, "https://acme.example/book"),
     ]
+
+
+def test_a_cut_or_failed_recording_download_is_retried_to_the_exact_bytes(
+    recordings_server,
+) -> None:
+    settings, server = recordings_server
+    instance = DagsterInstance.ephemeral()
+    run(settings, DAY, keys=("calls",), instance=instance)
+    server.inject(kind="cut", route="3000003/recording", cut_fraction=0.4)
+    server.inject(kind="503", route="3000001/recording")
+    result = run(settings, DAY, keys=("call_recordings",), instance=instance)
+    folder = settings.data_dir / "recordings" / f"date={DAY}"
+    assert sorted(p.name for p in folder.iterdir()) == ["3000001.mp3", "3000003.wav"]
+    assert (folder / "3000001.mp3").read_bytes() == AUDIO[3_000_001]
+    assert (folder / "3000003.wav").read_bytes() == AUDIO[3_000_003]
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["downloaded"].value == 2
+    assert [f.fired for f in server.faults] == [1, 1]
+
+
+def test_an_assumed_field_name_is_asked_for_under_the_apis_name(data_dir, monkeypatch) -> None:
+    # An account whose organisations route names the field orgTitle: the user maps it, and the
+    # stored column keeps our name (and schema).
+    installation = Installation.from_rows(
+        igrp=20001,
+        organisations=[
+            {"orgId": 7, "orgTitle": "Zeta", "orgRef": "Z"},
+            {"orgId": 8, "orgTitle": "Alpha", "orgRef": "A"},
+        ],
+    )
+    with SimulatorServer(installation, api_key=KEY) as server:
+        settings_for(server, data_dir, monkeypatch)
+        monkeypatch.setenv("INFINITY_ORGANISATIONS_FIELD_NAMES", "orgName=orgTitle")
+        settings = Settings.from_env()
+        run(settings, None, keys=("organisations",))
+    path = partition_file(settings.data_dir / "raw", "organisations", today())
+    assert [(r["orgId"], r["orgName"]) for r in rows(path)] == [(8, "Alpha"), (7, "Zeta")]
+    params = server.requests[-1].params
+    assert ("display[]", "orgTitle-orgName") in params
+    assert ("sort[]", "orgTitle-asc") in params
+
+
+def test_a_bad_field_name_mapping_says_what_to_set(monkeypatch) -> None:
+    monkeypatch.setenv("INFINITY_IGRP", "20001")
+    monkeypatch.setenv("INFINITY_API_KEY", "k")
+    monkeypatch.setenv("INFINITY_FALLBACK_NUMBERS_FIELD_NAMES", "phone=number")
+    with pytest.raises(InfinityConfigError) as error:
+        Settings.from_env()
+    assert str(error.value) == (
+        "INFINITY_FALLBACK_NUMBERS_FIELD_NAMES must be a comma-separated list of field=api_name, "
+        "each field one of igrp, dgrp, dgrpName, number, usageType, ch, chName, chType and each "
+        "api_name letters, digits or _ (such as orgName=orgTitle), got 'phone=number'."
+    )

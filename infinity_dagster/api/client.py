@@ -182,6 +182,13 @@ class InfinityClient:
             if response.status_code != 200 or content_type.startswith("application/json"):
                 response.read()  # a short error body: checked (and raised) like any answer
                 self._check(response, path)
+            if content_type.startswith("text/html"):
+                response.read()  # a login or proxy page is never the file: store nothing
+                raise InfinityApiError(
+                    f"The Infinity API answered {path} with an HTML page instead of a file: "
+                    f"{_snippet(response)}",
+                    status=response.status_code,
+                )
             size = 0
             with open(destination, "wb") as out:
                 for chunk in response.iter_bytes(1 << 20):
@@ -300,7 +307,7 @@ class InfinityClient:
             if cursor is not None:
                 page_filters.append(filter_expr("rowId", "gt", cursor))
             query = Query(
-                display=report.field_names,
+                display=report.display_fields,
                 sort=("rowId-asc",),
                 filters=page_filters,
                 limit=self.page_size,
@@ -321,7 +328,7 @@ class InfinityClient:
     def snapshot(self, report: Report, filters: Sequence[str] = ()) -> pa.Table:
         """A configuration report (no rowId) in one request, sorted as the catalogue says."""
         query = Query(
-            display=report.field_names,
+            display=report.display_fields,
             sort=report.sort,
             filters=list(report.filters) + list(filters),
             tz=self.tz,

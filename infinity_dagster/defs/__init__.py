@@ -27,10 +27,14 @@ def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
 
 
 def configured(report: Report, settings: Settings) -> Report:
-    """A catalogue entry with the user's route, filters and name for the client-id field."""
-    return report.with_field_renamed("googleCid", settings.cid_field).configured(
-        route=settings.routes.get(report.key),
-        user_filters=settings.report_filters.get(report.key, ()),
+    """A catalogue entry with the user's route, filters, field names and client-id field."""
+    return (
+        report.with_field_renamed("googleCid", settings.cid_field)
+        .configured(
+            route=settings.routes.get(report.key),
+            user_filters=settings.report_filters.get(report.key, ()),
+        )
+        .with_api_names(dict(settings.field_names.get(report.key, {})))
     )
 
 
