@@ -2,8 +2,11 @@
 
 A partition is replaced as a whole and atomically: rows stream into a hidden temporary file beside
 the final one (`.data.parquet.<id>.tmp`, which no `*.parquet` glob matches), and only a complete,
-closed, fsynced file is renamed over `data.parquet`. A crash leaves the previous file intact; the
-next write sweeps the stale temporary files.
+closed, fsynced file is renamed over `data.parquet`. A crash leaves the previous file intact.
+
+Each temporary file is claimed by an exclusive `flock` on a sibling `.<id>.lock` file, held while
+its writer lives. The kernel drops the lock when the process dies, even by `kill -9`, so the next
+write can tell a dead run's leftovers (unlocked: removed) from a live writer's (locked: kept).
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; leftovers are removed by age instead
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -61,12 +69,17 @@ class PartitionWriter:
         self.schema = schema
         self.stats = WriteStats(path=final_path)
         final_path.parent.mkdir(parents=True, exist_ok=True)
-        _sweep_stale_temporaries(final_path)
-        self._tmp = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
-        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self._tmp, schema, **PARQUET_OPTIONS
-        )
+        sweep_abandoned(final_path)
+        self._claim = TemporaryClaim(final_path)
+        self._tmp = self._claim.path
         self._committed = False
+        try:
+            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+                self._tmp, schema, **PARQUET_OPTIONS
+            )
+        except BaseException:
+            self._claim.release()
+            raise
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
@@ -90,6 +103,7 @@ class PartitionWriter:
         os.replace(self._tmp, self.final_path)
         _fsync_dir(self.final_path.parent)
         self._committed = True
+        self._claim.release()
         self.stats.bytes = self.final_path.stat().st_size
         return self.stats
 
@@ -98,7 +112,7 @@ class PartitionWriter:
             self._writer.close()
             self._writer = None
         if not self._committed:
-            self._tmp.unlink(missing_ok=True)
+            self._claim.release()
 
     def __enter__(self) -> PartitionWriter:
         return self
@@ -121,16 +135,86 @@ def write_partition(final_path: Path, schema: pa.Schema, tables: Iterable[pa.Tab
         return writer.commit()
 
 
-def _sweep_stale_temporaries(final_path: Path) -> None:
-    """Remove temporary files a killed run left behind. Only files older than an hour are
-    touched, so a concurrent writer of the same partition keeps its own file."""
+class TemporaryClaim:
+    """A fresh hidden temporary name beside `final_path`, marked live by a lock on `.lock`.
+
+    `path` is `.<final name>.<id>.tmp`; nothing is created there yet (the caller writes it).
+    `release()` removes the temporary file (if it was not renamed away), its DuckDB `.wal`, and
+    the lock file, then drops the lock.
+    """
+
+    def __init__(self, final_path: Path):
+        while True:
+            stem = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}")
+            self.path = stem.with_name(stem.name + ".tmp")
+            self._lock_path = stem.with_name(stem.name + ".lock")
+            self._fd: int | None = os.open(self._lock_path, os.O_CREAT | os.O_EXCL | os.O_RDWR)
+            if fcntl is None:
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if os.fstat(self._fd).st_nlink:
+                return
+            # A sweep took the lock file between its creation and our lock: take another name.
+            os.close(self._fd)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        _remove_claimed(self.path, self._lock_path)
+        os.close(self._fd)
+        self._fd = None
+
+
+def sweep_abandoned(final_path: Path) -> list[Path]:
+    """Remove the temporary files of writers of `final_path` that died (killed, crashed).
+
+    A temporary file whose lock nobody holds belongs to a dead process. Without `flock`
+    (Windows), and for temporary files without a lock file, only those older than an hour go.
+    Returns the temporary paths removed.
+    """
+    removed = []
+    prefix = f".{final_path.name}."
+    for lock_path in final_path.parent.glob(f"{prefix}*.lock"):
+        tmp = lock_path.with_suffix(".tmp")
+        if _take_abandoned(lock_path, tmp):
+            removed.append(tmp)
     cutoff = time.time() - 3600
-    for stale in final_path.parent.glob(f".{final_path.name}.*.tmp"):
+    for tmp in final_path.parent.glob(f"{prefix}*.tmp"):
         try:
-            if stale.stat().st_mtime < cutoff:
-                stale.unlink()
+            lock_path = tmp.with_suffix(".lock")
+            if not lock_path.exists() and tmp.stat().st_mtime < cutoff:
+                _remove_claimed(tmp, lock_path)
+                removed.append(tmp)
         except FileNotFoundError:
             pass
+    return removed
+
+
+def _take_abandoned(lock_path: Path, tmp: Path) -> bool:
+    """Remove `tmp` and its lock file if no live process holds the lock (under the lock)."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        if fcntl is None:
+            if lock_path.stat().st_mtime >= time.time() - 3600:
+                return False
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a live writer
+        _remove_claimed(tmp, lock_path)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _remove_claimed(tmp: Path, lock_path: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    Path(f"{tmp}.wal").unlink(missing_ok=True)
+    lock_path.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:

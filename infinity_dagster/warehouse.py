@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +21,7 @@ import pyarrow as pa
 
 from .api.errors import InfinityConfigError
 from .reports import REPORTS, Report
-from .storage import report_glob
+from .storage import TemporaryClaim, report_glob, sweep_abandoned
 
 SQL_PACKAGE = "infinity_dagster.defs.sql"
 # Model SQL files, in build order, and the tables (or views) they create.
@@ -59,7 +58,9 @@ class WarehouseSpec:
 def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
     """Build the whole database beside the live file, then swap it in. Returns table row counts."""
     spec.database.parent.mkdir(parents=True, exist_ok=True)
-    tmp = spec.database.with_name(f".{spec.database.name}.{uuid.uuid4().hex}.tmp")
+    sweep_abandoned(spec.database)  # what a killed build left behind
+    claim = TemporaryClaim(spec.database)
+    tmp = claim.path
     try:
         with duckdb.connect(str(tmp)) as con:
             given = {r.key for r in spec.reports}
@@ -80,8 +81,7 @@ def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
             con.execute("CHECKPOINT")
         os.replace(tmp, spec.database)
     finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        claim.release()
     return counts
 
 

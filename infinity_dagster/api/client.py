@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 WIRE_FORMATS = ("csv", "json")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,18 @@ class Credentials:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how patiently one request (one page) is retried.
+
+    Waits grow exponentially from `initial_wait_seconds` (doubling, capped at
+    `max_wait_seconds`), each with up to 50% random jitter so that parallel runs do not retry in
+    step. A `Retry-After` the server sends replaces the backoff, up to `max_retry_after_seconds`;
+    a longer one fails the request at once instead of holding a run for hours.
+    """
+
     max_attempts: int = 6
     initial_wait_seconds: float = 1.0
     max_wait_seconds: float = 60.0
-    max_retry_after_seconds: float = 300.0  # a longer Retry-After fails the request instead
+    max_retry_after_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -79,12 +90,26 @@ class Page:
     table: pa.Table
     wire_bytes: int
     last_row_id: int | None
+    unexpected_fields: tuple[str, ...] = ()  # columns the answer carried that we did not ask for
 
 
 class _RetryableResponse(Exception):
     def __init__(self, response: httpx.Response):
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
+
+
+class _StalePage(Exception):
+    """A page whose rows do not start after the cursor: the previous page again, or part of it.
+
+    Seen when a cache or a replica answers with an older result. The page is asked again (it
+    counts as a failed attempt); when every attempt repeats, the export fails loudly rather than
+    storing a row twice or guessing where to resume.
+    """
+
+    def __init__(self, number: int, cursor: int | None, first: int, last: int):
+        super().__init__(f"page {number} repeats rows at or before rowId {cursor}")
+        self.number, self.cursor, self.first, self.last = number, cursor, first, last
 
 
 class InfinityClient:
@@ -114,6 +139,7 @@ class InfinityClient:
         self.wire_format = wire_format
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
+        self.retries = 0  # failed attempts that were retried, over this client's life
         headers = {"User-Agent": "infinity_dagster"}
         auth = None
         if credentials.api_key:
@@ -149,16 +175,7 @@ class InfinityClient:
         Returns a 2xx response whose body is not an error string; raises otherwise. A query string
         in `path` (from a route template such as `.../organisations?igrp={igrp}`) is sent first.
         """
-        path, _, route_query = path.partition("?")
-        params = [*parse_qsl(route_query, keep_blank_values=True), *params]
-        retrying = self._retrying()
-        try:
-            response = retrying(self._get_once, path, params)
-        except _RetryableResponse as exc:
-            raise self._unavailable(exc.response) from None
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from None
-        return response
+        return self._with_retries(functools.partial(self._get_once, path, params))
 
     def download(self, path: str, destination: Path) -> int:
         """Stream one file (a call recording) into `destination`, with the same retries as `get`.
@@ -166,13 +183,7 @@ class InfinityClient:
         Writes the body exactly as sent; a retry starts the file again. Returns its size in bytes.
         Raises InfinityApiError (with `status`, e.g. 404) when the server refuses it.
         """
-        retrying = self._retrying()
-        try:
-            return retrying(self._download_once, path, destination)
-        except _RetryableResponse as exc:
-            raise self._unavailable(exc.response) from None
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from None
+        return self._with_retries(functools.partial(self._download_once, path, destination))
 
     def _download_once(self, path: str, destination: Path) -> int:
         path, _, route_query = path.partition("?")
@@ -201,24 +212,49 @@ class InfinityClient:
             raise httpx.ReadError(f"body ended after {size} of {expected} bytes")
         return size
 
-    def _retrying(self) -> tenacity.Retrying:
-        return tenacity.Retrying(
+    def _with_retries(self, attempt: Callable[[], T]) -> T:
+        """Run `attempt` (one request, read and checked whole) under the retry policy.
+
+        Retried: transport failures (refused or broken connections, timeouts, a body cut short),
+        HTTP 429/500/502/503/504, and a page that repeats rows already received. Everything else
+        (401/403, an error message from the server, rows that do not parse) fails at once.
+        """
+        retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type((httpx.TransportError, _RetryableResponse)),
+            retry=tenacity.retry_if_exception_type(
+                (httpx.TransportError, _RetryableResponse, _StalePage)
+            ),
             before_sleep=self._log_retry,
             reraise=True,
         )
-
-    def _unreachable(self, exc: httpx.TransportError) -> InfinityUnavailableError:
-        return InfinityUnavailableError(
-            f"The Infinity API at {self._http.base_url} could not be reached after "
-            f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
-            "check INFINITY_BASE_URL and the network, then run again."
-        )
+        try:
+            return retrying(attempt)
+        except _RetryableResponse as exc:
+            raise self._unavailable(exc.response) from None
+        except _StalePage as exc:
+            raise InfinityDataError(
+                f"Page {exc.number} repeated rows already received (rowIds {exc.first}..{exc.last}"
+                f", not after {exc.cursor}) in all {self.retry.max_attempts} attempts; stopping "
+                "so no row is stored twice; run again later."
+            ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise InfinityUnavailableError(
+                f"The Infinity API at {self._http.base_url} could not be reached after "
+                f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
+                "check INFINITY_BASE_URL and the network, then run again."
+            ) from None
+        except httpx.TransportError as exc:
+            raise InfinityUnavailableError(
+                f"The Infinity API at {self._http.base_url} did not send a complete answer in "
+                f"{self.retry.max_attempts} attempts ({type(exc).__name__}: {exc}); "
+                "run again later."
+            ) from None
 
     def _get_once(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
-        response = self._http.get(path, params=list(params))
+        path, _, route_query = path.partition("?")
+        params = [*parse_qsl(route_query, keep_blank_values=True), *params]
+        response = self._http.get(path, params=params)
         response.read()
         return self._check(response, path)
 
@@ -251,20 +287,25 @@ class InfinityClient:
         return response
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Seconds before the next attempt: the server's Retry-After, else backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableResponse):
             retry_after = _retry_after_seconds(exc.response)
             if retry_after is not None:
                 if retry_after > self.retry.max_retry_after_seconds:
+                    response = exc.response
                     raise InfinityUnavailableError(
-                        f"The Infinity API asked to retry after {retry_after:.0f} s, more than "
-                        f"the {self.retry.max_retry_after_seconds:.0f} s we wait; run again later."
+                        f"The Infinity API answered HTTP {response.status_code} "
+                        f"({_snippet(response)}) and asked us to wait {retry_after:.0f} s, longer "
+                        f"than the {self.retry.max_retry_after_seconds:.0f} s we wait "
+                        "(max_retry_after_seconds); run again later."
                     )
                 return retry_after
         backoff = self.retry.initial_wait_seconds * 2 ** (state.attempt_number - 1)
         return min(self.retry.max_wait_seconds, backoff) * (0.5 + random.random() / 2)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        self.retries += 1
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
         log.warning(
@@ -316,14 +357,34 @@ class InfinityClient:
                 tz=tz,
                 wire_format=self.wire_format,
             )
-            response = self.get(self.path(report.route), query.params())
-            table = self._parse(response.content, report, tz)
             number += 1
-            last = _check_advances(table, cursor, number)
-            yield Page(number, table, len(response.content), last)
-            if table.num_rows < self.page_size:
+            page = self._with_retries(
+                functools.partial(self._page_once, report, query.params(), tz, cursor, number)
+            )
+            yield page
+            if page.table.num_rows < self.page_size:
                 return
-            cursor = last
+            cursor = page.last_row_id
+
+    def _page_once(
+        self,
+        report: Report,
+        params: Sequence[tuple[str, str]],
+        tz: str,
+        cursor: int | None,
+        number: int,
+    ) -> Page:
+        """One attempt at one page: request, read the whole body, parse, check the cursor moves.
+
+        Only a page that passed all of it is handed on, so its rows reach a file whole or not at
+        all; a failure anywhere here is retried as a whole (or raised) by `_with_retries`.
+        """
+        response = self._get_once(self.path(report.route), params)
+        text = self._read_text(response.content, report)
+        table = parse.to_catalogue_types(text, report.fields, tz)
+        last = _check_advances(table, cursor, number)
+        unexpected = tuple(n for n in text.column_names if n not in set(report.field_names))
+        return Page(number, table, len(response.content), last, unexpected)
 
     def snapshot(self, report: Report, filters: Sequence[str] = ()) -> pa.Table:
         """A configuration report (no rowId) in one request, sorted as the catalogue says."""
@@ -338,12 +399,13 @@ class InfinityClient:
         return self._parse(response.content, report, self.tz)
 
     def _parse(self, body: bytes, report: Report, tz: str) -> pa.Table:
+        return parse.to_catalogue_types(self._read_text(body, report), report.fields, tz)
+
+    def _read_text(self, body: bytes, report: Report) -> pa.Table:
         names = report.field_names
         if self.wire_format == "csv":
-            text = parse.read_csv_text(body, names)
-        else:
-            text = parse.read_ndjson_text(body, names)
-        return parse.to_catalogue_types(text, report.fields, tz)
+            return parse.read_csv_text(body, names)
+        return parse.read_ndjson_text(body, names)
 
 
 def _check_advances(table: pa.Table, cursor: int | None, number: int) -> int | None:
@@ -358,10 +420,12 @@ def _check_advances(table: pa.Table, cursor: int | None, number: int) -> int | N
         table.num_rows == 1
         or pc.all(pc.greater(row_ids.slice(1), row_ids.slice(0, table.num_rows - 1))).as_py()
     )
-    if not ascending or (cursor is not None and first <= cursor):
+    if ascending and cursor is not None and first <= cursor:
+        raise _StalePage(number, cursor, first, last)
+    if not ascending:
         raise InfinityDataError(
-            f"Page {number} does not advance the rowId cursor (after {cursor}, got rowIds "
-            f"{first}..{last}, ascending={ascending}); stopping so no row is skipped or doubled."
+            f"Page {number} sent rowIds out of order ({first}..{last}, after {cursor}); "
+            "stopping so no row is skipped or doubled."
         )
     return last
 

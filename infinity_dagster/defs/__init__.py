@@ -54,8 +54,11 @@ def call_recordings(settings: Settings) -> Download:
     return replace(CALL_RECORDINGS, source=calls, route=route)
 
 
-def infinity_resource(settings: Settings) -> InfinityResource:
-    """The API resource; secrets are `EnvVar`s, so the UI shows their names, never their values."""
+def infinity_resource(settings: Settings, **tuning: object) -> InfinityResource:
+    """The API resource; secrets are `EnvVar`s, so the UI shows their names, never their values.
+
+    `tuning` sets other resource fields (page size, timeouts, retry waits), e.g. in tests.
+    """
     secrets: dict = {}
     if settings.auth_kind == "demo":
         from ..simulator import DEMO_API_KEY
@@ -73,6 +76,7 @@ def infinity_resource(settings: Settings) -> InfinityResource:
         demo=settings.demo,
         demo_start_date=settings.start_date.isoformat() if settings.demo else None,
         **secrets,
+        **tuning,
     )
 
 

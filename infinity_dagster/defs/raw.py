@@ -61,6 +61,7 @@ def daily_report_asset(
         started = last_log = time.monotonic()
         pages = wire_bytes = 0
         min_row_id = max_row_id = None
+        unexpected_fields: set[str] = set()
         with infinity.get_client() as client, PartitionWriter(path, report.schema) as writer:
             pages_of_day = client.export(
                 report,
@@ -73,6 +74,7 @@ def daily_report_asset(
                 writer.write(day_rows)
                 pages += 1
                 wire_bytes += page.wire_bytes
+                unexpected_fields.update(page.unexpected_fields)
                 if day_rows.num_rows:
                     if min_row_id is None:
                         min_row_id = day_rows.column("rowId")[0].as_py()
@@ -85,6 +87,14 @@ def daily_report_asset(
                         f"{writer.stats.rows / (now - started):,.0f} rows/s"
                     )
             stats = writer.commit()
+            retries = client.retries
+        if unexpected_fields:
+            # Not an error (the API may grow fields), but never silent: stored files keep the
+            # catalogue's columns only, so the user should know what the server added.
+            context.log.warning(
+                f"{report.key} {day}: the API sent field(s) the catalogue does not know, not "
+                f"stored: {', '.join(sorted(unexpected_fields))}."
+            )
         seconds = time.monotonic() - started
         metadata = {
             "dagster/row_count": MetadataValue.int(stats.rows),
@@ -93,6 +103,10 @@ def daily_report_asset(
             "max_row_id": MetadataValue.int(max_row_id) if max_row_id is not None else None,
             "parquet_bytes": MetadataValue.int(stats.bytes),
             "wire_bytes": MetadataValue.int(wire_bytes),
+            "retries": MetadataValue.int(retries),
+            "unexpected_fields": MetadataValue.text(", ".join(sorted(unexpected_fields)))
+            if unexpected_fields
+            else None,
             "seconds": MetadataValue.float(round(seconds, 3)),
             "day_hours": MetadataValue.float(window.hours),
             "rows_per_second": MetadataValue.float(

@@ -31,8 +31,13 @@ class InfinityResource(ConfigurableResource):
     timezone: str = "UTC"
     wire_format: str = "csv"
     page_size: int = 50_000
+    # Reliability knobs (see the README's "Reliability" section). The read timeout bounds every
+    # wait for bytes from the server; a page is retried as a whole up to `max_attempts` times.
     timeout_seconds: float = 120.0
+    connect_timeout_seconds: float = 10.0
     max_attempts: int = 6
+    retry_initial_wait_seconds: float = 1.0
+    retry_max_wait_seconds: float = 60.0
     max_retry_after_seconds: float = 300.0
     demo: bool = False
     demo_start_date: str | None = None
@@ -63,8 +68,11 @@ class InfinityResource(ConfigurableResource):
             wire_format=self.wire_format,
             page_size=self.page_size,
             timeout_seconds=self.timeout_seconds,
+            connect_timeout_seconds=self.connect_timeout_seconds,
             retry=RetryPolicy(
                 max_attempts=self.max_attempts,
+                initial_wait_seconds=self.retry_initial_wait_seconds,
+                max_wait_seconds=self.retry_max_wait_seconds,
                 max_retry_after_seconds=self.max_retry_after_seconds,
             ),
         )

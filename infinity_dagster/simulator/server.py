@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 
-from .faults import FaultPlan, FaultSpec, html_error
+from .faults import REWRITES, FaultPlan, FaultSpec, html_error, rewrite_body
 from .formats import json_string, render
 from .installation import Installation
 from .query import Filter, QueryError, parse_query, select
@@ -363,7 +363,8 @@ class SimulatorServer:
         kind = fault.kind if fault else None
         if kind == "429":
             assert fault is not None
-            headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
+            retry_after = fault.retry_after_header()
+            headers = [("Retry-After", retry_after)] if retry_after else []
             resp = _error(429, fault.message, headers)
         elif kind in ("500", "502", "503", "504"):
             resp = Response(int(kind), html_error(kind), "text/html; charset=utf-8")
@@ -383,6 +384,10 @@ class SimulatorServer:
                 resp = self._last_bodies[path]
             elif resp.status == 200:
                 self._last_bodies[path] = resp
+                if kind in REWRITES:
+                    assert fault is not None
+                    body = rewrite_body(bytes(resp.body), resp.content_type, fault)
+                    resp = Response(200, body, resp.content_type, resp.headers, resp.rows)
         size = len(resp.body)
         self.requests.append(
             RequestRecord(
