@@ -22,6 +22,8 @@ from .reports import CALL_RECORDINGS, REPORTS, Report
 DEFAULT_BASE_URL = "https://api.infinitycloud.com"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEMO_HISTORY_DAYS = 30
+DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_POLL_SECONDS = 60
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -42,6 +44,8 @@ class Settings:
     report_filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Report key -> {our field name: the API's name} from INFINITY_<KEY>_FIELD_NAMES.
     field_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS  # complete days the daily schedule re-pulls
+    poll_seconds: int = DEFAULT_POLL_SECONDS  # least time between two rowId sensor ticks
 
     def route(self, key: str, default: str) -> str:
         return self.routes.get(key, default)
@@ -173,6 +177,22 @@ class Settings:
             for report in REPORTS
             if report.user_filter_fields and get(report.filters_variable)
         }
+        lookback_days = _whole_number(
+            env.get("INFINITY_LOOKBACK_DAYS", ""),
+            name="INFINITY_LOOKBACK_DAYS",
+            default=DEFAULT_LOOKBACK_DAYS,
+            low=1,
+            high=366,
+            meaning="complete days the daily schedule re-pulls, yesterday included",
+        )
+        poll_seconds = _whole_number(
+            env.get("INFINITY_POLL_SECONDS", ""),
+            name="INFINITY_POLL_SECONDS",
+            default=DEFAULT_POLL_SECONDS,
+            low=5,
+            high=86_400,
+            meaning="least seconds between two polls of a rowId sensor",
+        )
 
         field_names = {
             report.key: _field_names(report, get(report.field_names_variable))
@@ -193,6 +213,8 @@ class Settings:
             routes=routes,
             report_filters=report_filters,
             field_names=field_names,
+            lookback_days=lookback_days,
+            poll_seconds=poll_seconds,
         )
 
 
@@ -254,3 +276,14 @@ def _field_names(report: Report, text: str) -> dict[str, str]:
             )
         names[ours] = theirs
     return names
+
+
+def _whole_number(text: str, *, name: str, default: int, low: int, high: int, meaning: str) -> int:
+    text = text.strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InfinityConfigError(
+            f"{name} must be a whole number from {low} to {high} ({meaning}), got {text!r}."
+        )
+    return int(text)

@@ -99,3 +99,33 @@ def test_start_date_in_the_future() -> None:
     future = (date.today() + timedelta(days=3)).isoformat()
     with pytest.raises(InfinityConfigError, match=f"INFINITY_START_DATE {future} is in the future"):
         Settings.from_env({**BASE, "INFINITY_START_DATE": future})
+
+
+def test_continuous_import_knobs() -> None:
+    s = Settings.from_env(BASE)
+    assert (s.lookback_days, s.poll_seconds) == (3, 60)
+    s = Settings.from_env({**BASE, "INFINITY_LOOKBACK_DAYS": "7", "INFINITY_POLL_SECONDS": "15"})
+    assert (s.lookback_days, s.poll_seconds) == (7, 15)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "INFINITY_LOOKBACK_DAYS",
+            "0",
+            "INFINITY_LOOKBACK_DAYS must be a whole number from 1 to 366 (complete days the "
+            "daily schedule re-pulls, yesterday included), got '0'.",
+        ),
+        (
+            "INFINITY_POLL_SECONDS",
+            "1m",
+            "INFINITY_POLL_SECONDS must be a whole number from 5 to 86400 (least seconds between "
+            "two polls of a rowId sensor), got '1m'.",
+        ),
+    ],
+)
+def test_continuous_import_knobs_are_checked(name, value, message) -> None:
+    with pytest.raises(InfinityConfigError) as raised:
+        Settings.from_env({**BASE, name: value})
+    assert str(raised.value) == message

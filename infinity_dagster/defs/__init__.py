@@ -10,6 +10,7 @@ from ..quality import Thresholds
 from ..reports import CALL_RECORDINGS, DAILY_REPORTS, SNAPSHOT_REPORTS, Download, Report
 from ..settings import Settings
 from .checks import model_checks, raw_report_checks
+from .continuous import continuous_import
 from .models import duckdb_models
 from .raw import daily_report_asset
 from .recordings import call_recordings_asset
@@ -107,4 +108,5 @@ def build_definitions(settings: Settings) -> Definitions:
             "store": ParquetStore(data_dir=str(settings.data_dir)),
             "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
         },
+        **continuous_import(settings, partitions, reports),
     )

@@ -4,12 +4,24 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    AutomationCondition,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 from dagster_duckdb import DuckDBResource
 
 from ..reports import Report
 from ..warehouse import MODEL_TABLES, WarehouseSpec, build_warehouse
 from .resources import ParquetStore
+
+# Rebuilt after new raw data lands, from whatever run landed it (rowId sensor, schedule, backfill,
+# by hand), once the raw runs in flight are done. "eager" without its "no dependency missing" part:
+# a daily parent always has days that were never pulled, which must not stop the models.
+MODELS_AUTOMATION = AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
 
 MODEL_DESCRIPTIONS = {
     "call_states": "Calls per day, dial-in group and call state, with the state's category.",
@@ -48,6 +60,7 @@ def duckdb_models(
                 kinds={"duckdb"},
                 metadata={"dagster/table_name": f"infinity.main.{table}"},
                 tags={"infinity/demo": "true"} if demo else None,
+                automation_condition=MODELS_AUTOMATION,
             )
             for table in MODEL_TABLES
         ],
