@@ -48,7 +48,9 @@ class Report:
 
     key: str  # asset key and folder name under raw/
     # Path template below the API root, {version} and {igrp} filled in by the client. It may carry
-    # a query string (`?igrp={igrp}`), sent before the report's own parameters.
+    # a query string, sent before the report's own parameters: Infinity's "API Reports" guide
+    # repeats the installation as `?igrp=` ("for this to work", with format=csv), so every entry
+    # does; the API ignores it when it matches the path.
     route: str
     fields: tuple[Field, ...]
     kind: Literal["daily", "snapshot"] = "daily"
@@ -158,14 +160,14 @@ CALL_FIELDS: tuple[Field, ...] = (
 
 CALLS = Report(
     key="calls",
-    route="/reports/{version}/igrps/{igrp}/triggers/calls",
+    route="/reports/{version}/igrps/{igrp}/triggers/calls?igrp={igrp}",
     fields=CALL_FIELDS,
     description="Every call of the installation (Infinity triggers/calls): the call log.",
 )
 
 GOALS = Report(
     key="goals",
-    route="/reports/{version}/igrps/{igrp}/triggers/goals",
+    route="/reports/{version}/igrps/{igrp}/triggers/goals?igrp={igrp}",
     fields=CALL_FIELDS,  # a goal that was not a call has the call fields empty
     description="Triggers marked as a goal (Infinity triggers/goals): page-view goals with their "
     "href and vref, and calls that reached a goal, with the call's fields.",
@@ -174,7 +176,7 @@ GOALS = Report(
 
 DIAL_IN_GROUPS = Report(
     key="dial_in_groups",
-    route="/config/{version}/igrps/{igrp}/dgrps",
+    route="/config/{version}/igrps/{igrp}/dgrps?igrp={igrp}",
     fields=(
         Field("igrp", "int", "Installation id"),
         Field("dgrp", "int", "Dial-in group id"),
@@ -192,7 +194,7 @@ DIAL_IN_GROUPS = Report(
 
 FALLBACK_NUMBERS = Report(
     key="fallback_numbers",
-    route="/config/{version}/igrps/{igrp}/dgrps/all/numbers",
+    route="/config/{version}/igrps/{igrp}/dgrps/all/numbers?igrp={igrp}",
     fields=(
         Field("igrp", "int", "Installation id"),
         Field("dgrp", "int", "Dial-in group id"),
@@ -214,7 +216,8 @@ FALLBACK_NUMBERS = Report(
 
 ORGANISATIONS = Report(
     key="organisations",
-    # Scoping by ?igrp= is assumed (not in the public reference); override the route if needed.
+    # Scoping organisations by ?igrp= is assumed (not in the public reference); override the
+    # route (INFINITY_ORGANISATIONS_ROUTE) if needed.
     route="/reports/{version}/organisations?igrp={igrp}",
     fields=(
         Field("orgId", "int", "Organisation id"),

@@ -120,6 +120,8 @@ def test_fallback_numbers_are_fixed_numbers_on_channel_0_by_dial_in_group(config
     ]
     request = server.requests[-1]
     assert request.path == "/config/v2.1/igrps/20001/dgrps/all/numbers"
+    assert request.params[0] == ("igrp", "20001")  # as the guide repeats it
+    assert ("limit", "50000") in request.params
     assert [v for k, v in request.params if k == "filter[]"] == [
         "usageType-eq-value-fixed",
         "ch-eq-value-0",

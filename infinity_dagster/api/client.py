@@ -392,6 +392,7 @@ class InfinityClient:
             display=report.display_fields,
             sort=report.sort,
             filters=list(report.filters) + list(filters),
+            limit=MAX_PAGE_ROWS,  # never the service's default, whatever it is
             tz=self.tz,
             wire_format=self.wire_format,
         )

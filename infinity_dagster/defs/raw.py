@@ -67,6 +67,7 @@ def daily_report_asset(
         metadata={
             "dagster/column_schema": column_schema(report),
             "infinity/route": report.route,
+            "infinity/filters": ", ".join(report.filters) or "none",
         },
         tags={"infinity/demo": "true"} if demo else None,
         # No backfill_policy: Dagster's default, one run per day. Each request stays within
