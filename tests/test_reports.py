@@ -511,3 +511,33 @@ def test_a_bad_field_name_mapping_says_what_to_set(monkeypatch) -> None:
         "each field one of igrp, dgrp, dgrpName, number, usageType, ch, chName, chType and each "
         "api_name letters, digits or _ (such as orgName=orgTitle), got 'phone=number'."
     )
+
+
+def test_the_stock_dagster_cli_materializes_every_report(recordings_server, tmp_path) -> None:
+    """`dagster asset materialize -m infinity_dagster.definitions`, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    settings, server = recordings_server
+    server.installation.add_rows("goals", GOALS[:2])
+    server.installation.add_rows("organisations", ORGANISATIONS)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}  # settings_for put the rest in os.environ
+    # In-process execution: the CLI's default starts a process per step, slow on a busy CI box.
+    dagster = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
+               "infinity_dagster.definitions",
+               "--config-json", '{"execution": {"config": {"in_process": {}}}}']  # fmt: skip
+    for selection in (
+        ["--select", "calls,goals,call_recordings", "--partition", DAY],
+        ["--select", "dial_in_groups,fallback_numbers,organisations"],
+    ):
+        done = subprocess.run(dagster + selection, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    raw = settings.data_dir / "raw"
+    assert len(rows(partition_file(raw, "calls", DAY))) == 4
+    assert len(rows(partition_file(raw, "goals", DAY))) == 2
+    assert len(rows(partition_file(raw, "organisations", today()))) == 3
+    assert rows(partition_file(raw, "fallback_numbers", today())) == []
+    folder = settings.data_dir / "recordings" / f"date={DAY}"
+    assert sorted(p.name for p in folder.iterdir()) == ["3000001.mp3", "3000003.wav"]
+    assert KEY not in done.stdout + done.stderr  # the API key never reaches the output
