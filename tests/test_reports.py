@@ -541,3 +541,35 @@ def test_the_stock_dagster_cli_materializes_every_report(recordings_server, tmp_
     folder = settings.data_dir / "recordings" / f"date={DAY}"
     assert sorted(p.name for p in folder.iterdir()) == ["3000001.mp3", "3000003.wav"]
     assert KEY not in done.stdout + done.stderr  # the API key never reaches the output
+
+
+def test_snapshot_and_recording_schedules_tick_daily_for_the_right_day(monkeypatch) -> None:
+    from dagster import build_schedule_context
+
+    for name, value in {
+        "INFINITY_IGRP": "20001",
+        "INFINITY_API_KEY": "k",
+        "INFINITY_TIMEZONE": "Europe/London",
+        "INFINITY_START_DATE": "2026-01-01",
+    }.items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions(Settings.from_env())
+    schedules = {s.name: s for s in defs.schedules}
+    tick = datetime(2026, 10, 26, 4, tzinfo=ZoneInfo("Europe/London"))  # after the 25-hour day
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=tick,
+            repository_def=defs.get_repository_def(),
+        )
+        recordings = schedules["call_recordings_daily_schedule"].evaluate_tick(context)
+        snapshots = schedules["snapshots_daily_schedule"].evaluate_tick(context)
+    assert [(r.partition_key, r.run_key) for r in recordings.run_requests] == [
+        ("2026-10-25", "2026-10-25")
+    ]
+    assert len(snapshots.run_requests) == 1
+    assert schedules["snapshots_daily_schedule"].job_name == "snapshots_job"
+    assert schedules["snapshots_daily_schedule"].cron_schedule == "0 4 * * *"
+    assert str(schedules["call_recordings_daily_schedule"].default_status) == (
+        "DefaultScheduleStatus.STOPPED"
+    )

@@ -14,6 +14,7 @@ from .continuous import continuous_import
 from .models import duckdb_models
 from .raw import daily_report_asset
 from .recordings import call_recordings_asset
+from .report_schedules import report_schedules
 from .resources import InfinityResource, ParquetStore
 from .snapshots import snapshot_report_asset
 
@@ -89,9 +90,8 @@ def build_definitions(settings: Settings) -> Definitions:
     snapshots = snapshot_reports(settings)
     raw_assets = [daily_report_asset(r, partitions, demo=settings.demo) for r in reports]
     raw_assets += [snapshot_report_asset(r, demo=settings.demo) for r in snapshots]
-    raw_assets.append(
-        call_recordings_asset(call_recordings(settings), partitions, demo=settings.demo)
-    )
+    recordings = call_recordings(settings)
+    raw_assets.append(call_recordings_asset(recordings, partitions, demo=settings.demo))
     models = duckdb_models(
         [*reports, *snapshots],
         cid_field=settings.cid_field,
@@ -108,5 +108,17 @@ def build_definitions(settings: Settings) -> Definitions:
             "store": ParquetStore(data_dir=str(settings.data_dir)),
             "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
         },
-        **continuous_import(settings, partitions, reports),
+        **_joined(
+            continuous_import(settings, partitions, reports),
+            report_schedules(partitions, snapshots, recordings),
+        ),
     )
+
+
+def _joined(*parts: dict[str, list]) -> dict[str, list]:
+    """Definitions keyword arguments (jobs, sensors, schedules) from several modules, joined."""
+    joined: dict[str, list] = {}
+    for part in parts:
+        for name, values in part.items():
+            joined.setdefault(name, []).extend(values)
+    return joined
