@@ -573,3 +573,30 @@ def test_snapshot_and_recording_schedules_tick_daily_for_the_right_day(monkeypat
     assert str(schedules["call_recordings_daily_schedule"].default_status) == (
         "DefaultScheduleStatus.STOPPED"
     )
+
+
+def test_a_refused_download_fails_the_day_without_trying_the_rest(recordings_server) -> None:
+    settings, server = recordings_server
+    instance = DagsterInstance.ephemeral()
+    run(settings, DAY, keys=("calls",), instance=instance)
+    server.inject(kind="error200", route="/recording", times=10, message="Recordings disabled")
+    defs = build_definitions(settings)
+    result = materialize(
+        list(defs.assets),
+        selection=[AssetKey("call_recordings")],
+        partition_key=DAY,
+        resources=dict(defs.resources),
+        instance=instance,
+        run_config={"ops": {"call_recordings": {"config": {"max_concurrent_downloads": 1}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error.cause.message.strip().endswith(
+        "The Infinity API refused /reports/v2.1/igrps/20001/triggers/calls/3000001/recording "
+        "(HTTP 200): Recordings disabled"
+    )
+    assert [r.path for r in server.requests if r.path.endswith("/recording")] == [
+        "/reports/v2.1/igrps/20001/triggers/calls/3000001/recording"
+    ]
+    assert list((settings.data_dir / "recordings" / f"date={DAY}").iterdir()) == []

@@ -12,6 +12,7 @@ each call whose `rec` is non-empty into `<data dir>/recordings/date=YYYY-MM-DD/<
 
 import os
 import re
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -92,15 +93,25 @@ def call_recordings_asset(
         folder = recordings_dir(Path(store.data_dir), download, day)
         folder.mkdir(parents=True, exist_ok=True)
         _sweep_stale_temporaries(folder)
+        # A refused key or an unreachable API fails every download alike: after the first
+        # failure, downloads not yet started are skipped rather than retried each in turn.
+        failed = threading.Event()
         with infinity.get_client() as client:
 
-            def fetch(item: tuple[int, str]) -> Outcome:
+            def fetch(item: tuple[int, str]) -> Outcome | None:
+                if failed.is_set():
+                    return None
                 row_id, ref = item
                 final = folder / f"{row_id}.{extension(ref, download.default_extension)}"
-                return _fetch_one(client, download, row_id, final)
+                try:
+                    return _fetch_one(client, download, row_id, final)
+                except BaseException:
+                    failed.set()
+                    raise
 
             with ThreadPoolExecutor(config.max_concurrent_downloads) as pool:
-                outcomes = list(pool.map(fetch, wanted))
+                results = list(pool.map(fetch, wanted))
+        outcomes = [o for o in results if o is not None]
         seconds = time.monotonic() - started
         missing = sorted(o.row_id for o in outcomes if o.status == "missing")
         downloaded = [o for o in outcomes if o.status == "downloaded"]
