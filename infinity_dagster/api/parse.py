@@ -24,9 +24,12 @@ _MISSING_DATE = "0000-00-00"
 _TRUE = ("1", "true", "True")
 _FALSE = ("0", "false", "False")
 
-# A bare JSON number, true or false in object-value position: `{"key":145,` or `,"key":true}`.
-# The quote after `{` or `,` cannot be an escaped one, so this never matches inside a string.
-_BARE_SCALAR = re.compile(rb'([{,]"[^"\\]+":)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false)(?=[,}])')
+# A bare JSON number, true or false in object-value position: `{"key":145,` or `, "key": true}`
+# (with or without spaces). The quote after `{` or `,` cannot be an escaped one, so this never
+# matches inside a string.
+_BARE_SCALAR = re.compile(
+    rb'([{,]\s*"[^"\\]+"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false)(?=\s*[,}])'
+)
 
 
 def error_message(body: bytes) -> str | None:

@@ -113,7 +113,7 @@ def rewrite_body(body: bytes, content_type: str, spec: FaultSpec) -> bytes:
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue().encode()
-    return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+    return b"".join(json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows)
 
 
 def html_error(kind: str) -> bytes:
