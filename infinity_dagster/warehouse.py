@@ -34,6 +34,7 @@ MODELS: tuple[str, ...] = (
     "call_state_report",
     "google_cid_report",
     "goals_by_channel",
+    "goals_by_segment",
 )
 MODEL_TABLES: tuple[str, ...] = (
     "call_states",
@@ -43,6 +44,7 @@ MODEL_TABLES: tuple[str, ...] = (
     "call_state_report",
     "google_cid_report",
     "goals_by_channel",
+    "goals_by_segment",
 )
 
 

@@ -256,6 +256,14 @@ def test_goals_day_keeps_page_goals_and_call_goals(goals_server) -> None:
         (date(2026, 11, 30), 1, "Google Ads", "ppc", 2, 'Quote request "Form"', 2, 0, 1),
         (date(2026, 11, 30), 3, "Google Organic", "seo", 3, "Brochure download, PDF", 1, 0, 1),
     ]
+    assert query(settings, "SELECT * FROM goals_by_segment") == [
+        # date, segment, goal, title, goals, call goals, visitors
+        (date(2026, 11, 30), 1, 1, "Qualified call, 60s+", 1, 1, 0),
+        (date(2026, 11, 30), 1, 2, 'Quote request "Form"', 1, 0, 1),
+        (date(2026, 11, 30), 1, 3, "Brochure download, PDF", 1, 0, 1),
+        (date(2026, 11, 30), 2, 1, "Qualified call, 60s+", 1, 1, 1),
+        (date(2026, 11, 30), 2, 2, 'Quote request "Form"', 1, 0, 1),
+    ]
 
 
 def test_goals_filters_from_configuration(goals_server, monkeypatch) -> None:

@@ -200,5 +200,6 @@ def test_models_build_before_any_data(data_dir) -> None:
         "call_state_report": 0,
         "google_cid_report": 0,
         "goals_by_channel": 0,
+        "goals_by_segment": 0,
     }
     assert query(spec, "SELECT count(*) FROM calls") == [(0,)]

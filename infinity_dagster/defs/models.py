@@ -37,6 +37,8 @@ MODEL_DESCRIPTIONS = {
     "and as cleaned, and whether it is missing (a view).",
     "goals_by_channel": "Per day, marketing channel and goal: goals reached, how many were "
     "calls, and by how many visitors.",
+    "goals_by_segment": "Per day, segment and goal: goals reached, how many were calls, and by "
+    "how many visitors.",
 }
 
 
