@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -128,6 +129,7 @@ class InfinityClient:
         connect_timeout_seconds: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        prefetch: bool = True,
     ):
         if wire_format not in WIRE_FORMATS:
             raise ValueError(f"wire_format must be one of {WIRE_FORMATS}, got {wire_format!r}")
@@ -140,6 +142,7 @@ class InfinityClient:
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self.retries = 0  # failed attempts that were retried, over this client's life
+        self.prefetch = prefetch  # fetch the next page while the caller writes this one
         headers = {"User-Agent": "infinity_dagster"}
         auth = None
         if credentials.api_key:
@@ -341,9 +344,8 @@ class InfinityClient:
         the client's) is the zone of the date window and of the datetimes the API sends.
         """
         tz = tz or self.tz
-        cursor = after_row_id
-        number = 0
-        while True:
+
+        def page(cursor: int | None, number: int) -> Page:
             page_filters = list(report.filters) + list(filters)
             if cursor is not None:
                 page_filters.append(filter_expr("rowId", "gt", cursor))
@@ -357,14 +359,21 @@ class InfinityClient:
                 tz=tz,
                 wire_format=self.wire_format,
             )
-            number += 1
-            page = self._with_retries(
+            return self._with_retries(
                 functools.partial(self._page_once, report, query.params(), tz, cursor, number)
             )
-            yield page
-            if page.table.num_rows < self.page_size:
-                return
-            cursor = page.last_row_id
+
+        with _PageAhead(enabled=self.prefetch) as ahead:
+            ahead.ask(page, after_row_id, 1)
+            while True:
+                current = ahead.result()
+                full = current.table.num_rows >= self.page_size
+                if full:
+                    # The next page downloads and parses while the caller writes this one.
+                    ahead.ask(page, current.last_row_id, current.number + 1)
+                yield current
+                if not full:
+                    return
 
     def _page_once(
         self,
@@ -380,10 +389,13 @@ class InfinityClient:
         all; a failure anywhere here is retried as a whole (or raised) by `_with_retries`.
         """
         response = self._get_once(self.path(report.route), params)
-        text = self._read_text(response.content, report)
-        table = parse.to_catalogue_types(text, report.fields, tz)
+        if self.wire_format == "csv":
+            table, sent = parse.read_csv(response.content, report.fields, tz)
+        else:
+            text = parse.read_ndjson_text(response.content, report.field_names)
+            table, sent = parse.to_catalogue_types(text, report.fields, tz), text.column_names
         last = _check_advances(table, cursor, number)
-        unexpected = tuple(n for n in text.column_names if n not in set(report.field_names))
+        unexpected = tuple(n for n in sent if n not in set(report.field_names))
         return Page(number, table, len(response.content), last, unexpected)
 
     def snapshot(self, report: Report, filters: Sequence[str] = ()) -> pa.Table:
@@ -407,6 +419,44 @@ class InfinityClient:
         if self.wire_format == "csv":
             return parse.read_csv_text(body, names)
         return parse.read_ndjson_text(body, names)
+
+
+class _PageAhead:
+    """At most one page running ahead in a background thread.
+
+    `export` asks for page n+1 (request, read, parse, check, with its retries) as soon as page n's
+    last rowId is known, then hands page n to the caller: downloading and parsing overlap the
+    caller's writing, and at most two pages are in memory (the one being written and the one
+    arriving). Requests stay strictly one after another, in the same order as without prefetch.
+    Disabled, a page is fetched in the calling thread when it is asked for. Leaving the block
+    drops a page not yet started and waits for one in flight, so no thread outlives the client.
+    """
+
+    def __init__(self, *, enabled: bool):
+        self._pool = ThreadPoolExecutor(1, "infinity-prefetch") if enabled else None
+        self._pending: Future[Page] | None = None
+        self._deferred: Callable[[], Page] | None = None
+
+    def ask(self, page: Callable[[int | None, int], Page], cursor: int | None, number: int) -> None:
+        if self._pool is None:
+            self._deferred = functools.partial(page, cursor, number)
+        else:
+            self._pending = self._pool.submit(page, cursor, number)
+
+    def result(self) -> Page:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return pending.result()
+        deferred, self._deferred = self._deferred, None
+        assert deferred is not None, "result() before ask()"
+        return deferred()
+
+    def __enter__(self) -> _PageAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_advances(table: pa.Table, cursor: int | None, number: int) -> int | None:
