@@ -245,3 +245,48 @@ def test_fault_matrix(case: Case, server: SimulatorServer, data_dir, monkeypatch
         assert path.read_bytes() == previous
     # Nothing half-written is left beside the day's file, whatever happened.
     assert sorted(p.name for p in path.parent.iterdir()) == ["data.parquet"]
+
+
+def test_answer_rewriting_faults_on_the_wire(server: SimulatorServer) -> None:
+    """The simulator's drop/extra/bad-value faults and the HTTP-date Retry-After, as sent."""
+    import csv
+    import io
+    import json
+    from email.utils import parsedate_to_datetime
+
+    import httpx
+
+    params = {"display[]": ["rowId", "callDuration"], "limit": "2", "format": "csv"}
+    url = server.base_url + CALLS_ROUTE
+    headers = {"Authorization": f"ApiKey {KEY}"}
+
+    def rows(fault: FaultSpec | None, fmt: str = "csv"):
+        server.clear_faults()
+        if fault is not None:
+            server.inject(fault)
+        response = httpx.get(url, params={**params, "format": fmt}, headers=headers)
+        server.clear_faults()
+        if fmt == "csv":
+            return list(csv.reader(io.StringIO(response.text)))
+        return [json.loads(line) for line in response.text.splitlines()]
+
+    clean = rows(None)
+    assert clean[0] == ["rowId", "callDuration"] and len(clean) == 3
+    assert rows(FaultSpec(kind="drop_field", column="callDuration")) == [
+        ["rowId"],
+        *([r[0]] for r in clean[1:]),
+    ]
+    assert rows(FaultSpec(kind="extra_field", column="x", value="1")) == [
+        ["rowId", "callDuration", "x"],
+        *([*r, "1"] for r in clean[1:]),
+    ]
+    assert rows(FaultSpec(kind="bad_value", value="12s"), "json") == [
+        {"rowId": int(r[0]), "callDuration": "12s"} for r in clean[1:]
+    ]
+    server.inject(FaultSpec(kind="429", retry_after_date=30.0))
+    sent = datetime.now(UTC)
+    throttled = httpx.get(url, params=params, headers=headers)
+    server.clear_faults()
+    assert throttled.status_code == 429
+    wait = (parsedate_to_datetime(throttled.headers["Retry-After"]) - sent).total_seconds()
+    assert 28 <= wait <= 30

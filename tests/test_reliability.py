@@ -215,6 +215,46 @@ def test_a_dead_writers_temporary_file_is_swept_and_a_live_ones_kept(tmp_path) -
     assert list(final.parent.iterdir()) == []
 
 
+def test_a_killed_model_build_leaves_the_database_and_the_next_build_sweeps(data_dir) -> None:
+    from infinity_dagster.warehouse import WarehouseSpec, build_warehouse
+
+    spec = WarehouseSpec(data_dir / "raw", data_dir / "infinity.duckdb", [CALLS])
+    build_warehouse(spec)
+    previous = spec.database.read_bytes()
+    # A build in another process, half-way through its new database, is killed.
+    script = (
+        "import sys, time, duckdb\n"
+        "from pathlib import Path\n"
+        "from infinity_dagster.storage import TemporaryClaim\n"
+        "claim = TemporaryClaim(Path(sys.argv[1]))\n"
+        "con = duckdb.connect(str(claim.path))\n"
+        "con.execute('CREATE TABLE call_fail_rates AS SELECT 1 AS half_built')\n"
+        "print(claim.path, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(spec.database)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        half_built = Path(proc.stdout.readline().strip())
+        assert half_built.exists()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert spec.database.read_bytes() == previous  # readers still get the whole previous build
+    with duckdb.connect(str(spec.database), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM call_fail_rates").fetchall() == [(0,)]
+    build_warehouse(spec)
+    assert sorted(p.name for p in data_dir.iterdir() if p.name != "raw") == ["infinity.duckdb"]
+
+
 # --- concurrency -----------------------------------------------------------------------------
 
 
@@ -547,3 +587,21 @@ def test_secrets_never_reach_output_errors_events_or_stored_run_config(server, t
             assert len(failures) == 1
             stored += "".join(repr(e) for e in events)
         assert secret not in stored
+
+
+def test_the_resource_never_shows_its_secrets(monkeypatch) -> None:
+    from dagster import EnvVar
+
+    from infinity_dagster.defs.resources import InfinityResource
+
+    monkeypatch.setenv("INFINITY_API_KEY", API_KEY_SECRET)
+    monkeypatch.setenv("INFINITY_PASSWORD", PASSWORD_SECRET)
+    for secrets in (
+        {"api_key": EnvVar("INFINITY_API_KEY")},
+        {"username": "ops@example.com", "password": EnvVar("INFINITY_PASSWORD")},
+    ):
+        resource = InfinityResource(igrp=20001, base_url="http://127.0.0.1:9", **secrets)
+        live = resource.process_config_and_initialize()  # as a run holds it: values resolved
+        assert live.credentials().kind == ("api_key" if "api_key" in secrets else "basic")
+        for shown in (repr(resource), repr(live), str(live), repr(live.credentials())):
+            assert API_KEY_SECRET not in shown and PASSWORD_SECRET not in shown

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from ..api import Credentials, InfinityClient, RetryPolicy
 from ..api.errors import InfinityConfigError
@@ -25,9 +26,11 @@ class InfinityResource(ConfigurableResource):
 
     igrp: int
     base_url: str | None = None
-    api_key: str | None = None
+    # Secrets: resolved from EnvVars at run time, and kept out of the resource's repr (which an
+    # error or a log line could otherwise print).
+    api_key: str | None = Field(default=None, repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
     timezone: str = "UTC"
     wire_format: str = "csv"
     page_size: int = 50_000
