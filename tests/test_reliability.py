@@ -523,6 +523,19 @@ def test_json_with_spaces_after_colons_reads_like_compact_json() -> None:
     assert read_ndjson_text(compact, names).equals(read_ndjson_text(body, names))
 
 
+def test_an_unreachable_api_fails_naming_the_base_url(server, data_dir, monkeypatch) -> None:
+    with SimulatorServer(Installation.from_rows(igrp=20001), api_key=KEY) as gone:
+        settings = settings_for(gone, data_dir, monkeypatch)  # nothing listens there afterwards
+        url = gone.base_url
+    previous = prepare_previous(settings, server)
+    message = failure_message(run_calls(settings))
+    assert message.startswith(
+        f"The Infinity API at {url} could not be reached after 3 attempts (ConnectError: "
+    )
+    assert message.endswith("); check INFINITY_BASE_URL and the network, then run again.")
+    assert day_file(settings).read_bytes() == previous
+
+
 def test_retry_after_in_both_forms() -> None:
     from email.utils import formatdate
 
