@@ -62,6 +62,7 @@ class Daemon:
         self.settings = settings
         self.server = server
         self.key = key
+        self.now = NOW  # the sensor's clock
         defs = build_definitions(settings)
         job = next(j for j in defs.jobs if j.name == f"{key}_job")
         self.sensor = rowid_sensor(
@@ -70,7 +71,7 @@ class Daemon:
             timezone=settings.timezone,
             start_date=settings.start_date,
             lookback_days=settings.lookback_days,
-            clock=lambda: NOW,
+            clock=lambda: self.now,
         )
         self.defs = Definitions(
             assets=defs.assets, jobs=[job], sensors=[self.sensor], resources=defs.resources
@@ -241,17 +242,30 @@ def test_lost_cursor_is_rebuilt_from_the_parquet_files(env) -> None:
     ]
 
 
-def test_rows_dated_after_today_wait_for_their_partition(env) -> None:
+def test_rows_dated_just_after_today_wait_for_their_partition(env) -> None:
     env.launch(env.tick().run_requests)
     env.tick()
+    env.now = datetime(2026, 10, 26, 23, 30, tzinfo=UTC)  # 23:30 on the 26th in London (GMT)
     env.server.set_clock(datetime(2026, 10, 27, 0, 30, tzinfo=UTC))  # the API's clock is ahead
     env.server.add_rows(
         "calls",
-        [call(5_000_100, "2026-10-26 23:00:00"), call(5_000_110, "2026-10-27 00:10:00")],
+        [
+            call(5_000_100, "2026-10-26 23:00:00"),
+            call(5_000_105, "2026-10-28 10:00:00", insertedAt="2026-10-27 00:20:00"),  # bad date
+            call(5_000_110, "2026-10-27 00:10:00"),  # 40 minutes ahead of our clock: waited for
+            call(5_000_120, "2026-10-26 23:10:00"),
+        ],
     )
     result = env.tick()
     assert requested(result) == [
-        ("2026-10-26", {"after_row_id": 5_000_050, "up_to_row_id": 5_000_100})
+        ("2026-10-26", {"after_row_id": 5_000_050, "up_to_row_id": 5_000_105})
+    ]
+    env.launch(result.run_requests)
+    assert env.day("2026-10-26") == [5_000_050, 5_000_100]
+    env.now = datetime(2026, 10, 27, 0, 31, tzinfo=UTC)  # the 27th's partition exists now
+    assert requested(env.tick()) == [
+        ("2026-10-26", {"after_row_id": 5_000_105, "up_to_row_id": 5_000_120}),
+        ("2026-10-27", {"after_row_id": 5_000_105, "up_to_row_id": 5_000_120}),
     ]
 
 
@@ -270,11 +284,10 @@ def test_day_of_rows_is_read_in_the_partitions_time_zone() -> None:
         ]
     ).select(["rowId", "triggerDatetime"])
     assert CALLS.schema.field("triggerDatetime").type == rows.schema.field("triggerDatetime").type
-    polled = route_rows(
-        rows, None, "Europe/London", poll_from=date(2026, 3, 1), today=date(2026, 3, 30)
-    )
+    now = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
+    polled = route_rows(rows, None, "Europe/London", poll_from=date(2026, 3, 1), now=now)
     assert polled.rows_by_day == {"2026-03-28": 1, "2026-03-29": 2, "2026-03-30": 1}
-    assert (polled.up_to, polled.rows, polled.held_back) == (4, 4, 0)
+    assert (polled.up_to, polled.rows, polled.held_back, polled.passed_over) == (4, 4, 0, 0)
 
 
 def test_goals_have_their_own_sensor(monkeypatch, data_dir) -> None:

@@ -54,6 +54,8 @@ IN_FLIGHT = frozenset(
 )
 
 Clock = Callable[[], datetime]
+# How far ahead of our clock a row may be dated and still be waited for (clock skew).
+FUTURE_SKEW = timedelta(hours=1)
 
 
 @dataclass
@@ -91,6 +93,7 @@ class PollResult:
     rows_by_day: dict[str, int]
     rows: int
     held_back: int  # rows dated after today's partition: polled again next tick
+    passed_over: int  # rows dated beyond the clock skew we wait for: the daily pull lands them
 
 
 def rowid_sensor(
@@ -138,14 +141,20 @@ def rowid_sensor(
                 return SensorResult(run_requests=requests, cursor=cursor.to_json())
             cursor = Cursor(landed=cursor.batch.up_to)  # every day of the batch has landed
 
-        today = now().astimezone(ZoneInfo(timezone)).date()
+        tick_time = now()
+        today = tick_time.astimezone(ZoneInfo(timezone)).date()
         if cursor.landed is None:  # nothing has ever landed: import the recent days to start
             poll_from = max(start_date, today - timedelta(days=lookback_days))
         else:
             poll_from = start_date
         with infinity.get_client() as client:
             polled = poll_new_rows(
-                client, report, cursor.landed, timezone, poll_from=poll_from, today=today
+                client, report, cursor.landed, timezone, poll_from=poll_from, now=tick_time
+            )
+        if polled.passed_over:
+            context.log.warning(
+                f"{name}: {polled.passed_over} rows dated more than {FUTURE_SKEW} ahead of our "
+                "clock were passed over; the daily schedule lands them with their day."
             )
         if polled.up_to is None:
             skip = f"No {report.key} rows after rowId {cursor.landed}."
@@ -210,21 +219,16 @@ def poll_new_rows(
     timezone: str,
     *,
     poll_from: date,
-    today: date,
+    now: datetime,
 ) -> PollResult:
-    """One cheap page of the rows after `after`: rowId and triggerDatetime only, in UTC.
-
-    Rows are counted per local day. Rows dated after `today` (the API's clock ahead of ours) end
-    the batch before them, so they are polled again once their partition exists; rows dated
-    before `poll_from` belong to no partition and are passed over.
-    """
+    """One cheap page of the rows after `after`: rowId and triggerDatetime only, in UTC."""
     narrow = replace(  # same route and filters, two fields
         report, fields=tuple(f for f in report.fields if f.name in ("rowId", "triggerDatetime"))
     )
     pages = client.export(
         narrow,
         start_date=day_window(poll_from, timezone).utc_start.date(),
-        end_date=day_window(today, timezone).utc_end.date() + timedelta(days=1),
+        end_date=(now + FUTURE_SKEW).date() + timedelta(days=1),
         after_row_id=after,
         tz="UTC",
     )
@@ -232,26 +236,37 @@ def poll_new_rows(
         page = next(pages).table  # one page a tick: at most 50,000 narrow rows
     finally:
         pages.close()
-    return route_rows(page, after, timezone, poll_from=poll_from, today=today)
+    return route_rows(page, after, timezone, poll_from=poll_from, now=now)
 
 
 def route_rows(
-    table: pa.Table, after: int | None, timezone: str, *, poll_from: date, today: date
+    table: pa.Table, after: int | None, timezone: str, *, poll_from: date, now: datetime
 ) -> PollResult:
-    """Count the polled rows per local day and find where the batch ends."""
+    """Count the polled rows per local day and find where the batch ends.
+
+    A row dated after today but within FUTURE_SKEW of `now` (the API's clock a little ahead of
+    ours) ends the batch before it: it is polled again once its day's partition exists. A row
+    dated further ahead (bad data) must not stall the sensor: it is passed over, and the daily
+    schedule lands it when it pulls that day whole. Rows dated before `poll_from` belong to no
+    partition and are passed over too.
+    """
     zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
     row_ids: Sequence[int] = table.column("rowId").to_pylist()
     instants: Sequence[datetime | None] = table.column("triggerDatetime").to_pylist()
     by_day: dict[str, int] = {}
     up_to: int | None = None
-    rows = held_back = 0
+    rows = held_back = passed_over = 0
     for position, (row_id, when) in enumerate(zip(row_ids, instants)):
         day = when.astimezone(zone).date() if when is not None else None
         if day is not None and day > today:
-            held_back = len(row_ids) - position
-            break
+            if when <= now + FUTURE_SKEW:
+                held_back = len(row_ids) - position
+                break
+            passed_over += 1
+            day = None
         up_to, rows = row_id, rows + 1
         if day is not None and day >= poll_from:
             key = day.isoformat()
             by_day[key] = by_day.get(key, 0) + 1
-    return PollResult(after, up_to, by_day, rows, held_back)
+    return PollResult(after, up_to, by_day, rows, held_back, passed_over)
