@@ -14,6 +14,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, build_sensor_context
 
 from infinity_dagster.defs import build_definitions, daily_reports
+from infinity_dagster.defs.resources import InfinityResource
 from infinity_dagster.defs.sensors import rowid_sensor
 from infinity_dagster.settings import Settings
 from infinity_dagster.simulator import FaultSpec, Installation, SimulatorServer
@@ -302,3 +303,27 @@ def test_goals_have_their_own_sensor(monkeypatch, data_dir) -> None:
         goals.launch(first.run_requests)
         assert goals.every_row_id() == [5_000_010, 5_000_020, 5_000_030, 5_000_050]
         assert "/triggers/goals" in goals.server.requests[-1].path
+
+
+def test_a_tick_reads_one_page_even_when_more_wait(env) -> None:
+    small_pages = InfinityResource(
+        igrp=20001,
+        base_url=env.server.base_url,
+        api_key=KEY,
+        timezone="Europe/London",
+        page_size=2,
+    )
+    env.defs = Definitions(
+        assets=env.defs.assets,
+        jobs=env.defs.jobs,
+        sensors=env.defs.sensors,
+        resources={**env.defs.resources, "infinity": small_pages},
+    )
+    env.tick()
+    polls = [r for r in env.server.requests if ("display[]", "triggerDatetime") in r.params]
+    assert [(r.rows, ("limit", "2") in r.params) for r in polls] == [(2, True)]
+    assert env.state()["batch"] == {
+        "after": None,
+        "up_to": 5_000_020,
+        "days": ["2026-10-24", "2026-10-25"],
+    }

@@ -225,6 +225,7 @@ def poll_new_rows(
     narrow = replace(  # same route and filters, two fields
         report, fields=tuple(f for f in report.fields if f.name in ("rowId", "triggerDatetime"))
     )
+    client.prefetch = False  # one page a tick: never ask for the page after it
     pages = client.export(
         narrow,
         start_date=day_window(poll_from, timezone).utc_start.date(),
