@@ -73,9 +73,7 @@ def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
                     _create_snapshot_views(con, spec.raw_dir, report)
                 else:
                     _create_raw_view(con, spec.raw_dir, report)
-            _load_mapping(con, spec.call_state_mapping)
-            for model in MODELS:
-                con.execute(_model_sql(model, cid_field=spec.cid_field))
+            build_models(con, spec.call_state_mapping, cid_field=spec.cid_field)
             counts = {
                 table: con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
                 for table in ("call_state_mapping", *MODEL_TABLES)
@@ -85,6 +83,20 @@ def build_warehouse(spec: WarehouseSpec) -> dict[str, int]:
     finally:
         claim.release()
     return counts
+
+
+def build_models(
+    con: duckdb.DuckDBPyConnection,
+    call_state_mapping: Path | None,
+    *,
+    cid_field: str,
+    models: Sequence[str] = MODELS,
+) -> None:
+    """The mapping and the models, over the raw views `con` already has (every model over the
+    whole history in the file build; a few, over a few days, in memory for a day's preview)."""
+    _load_mapping(con, call_state_mapping)
+    for model in models:
+        con.execute(_model_sql(model, cid_field=cid_field))
 
 
 def _create_snapshot_views(con: duckdb.DuckDBPyConnection, raw_dir: Path, report: Report) -> None:

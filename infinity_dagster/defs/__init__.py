@@ -12,6 +12,7 @@ from ..settings import Settings
 from .checks import model_checks, raw_report_checks
 from .continuous import continuous_import
 from .models import duckdb_models
+from .previews import calls_day_metadata
 from .raw import daily_report_asset
 from .recordings import call_recordings_asset
 from .report_schedules import report_schedules
@@ -88,7 +89,22 @@ def build_definitions(settings: Settings) -> Definitions:
     partitions = daily_partitions(settings)
     reports = daily_reports(settings)
     snapshots = snapshot_reports(settings)
-    raw_assets = [daily_report_asset(r, partitions, demo=settings.demo) for r in reports]
+    thresholds = Thresholds.from_env()
+    calls_preview = calls_day_metadata(
+        report_key="calls",
+        cid_field=settings.cid_field,
+        call_state_mapping=settings.call_state_mapping,
+        thresholds=thresholds,
+    )
+    raw_assets = [
+        daily_report_asset(
+            r,
+            partitions,
+            demo=settings.demo,
+            day_metadata=calls_preview if r.key == "calls" else None,
+        )
+        for r in reports
+    ]
     raw_assets += [snapshot_report_asset(r, demo=settings.demo) for r in snapshots]
     recordings = call_recordings(settings)
     raw_assets.append(call_recordings_asset(recordings, partitions, demo=settings.demo))
@@ -97,9 +113,10 @@ def build_definitions(settings: Settings) -> Definitions:
         cid_field=settings.cid_field,
         call_state_mapping=settings.call_state_mapping,
         demo=settings.demo,
+        thresholds=thresholds,
     )
     checks = [c for r in reports for c in raw_report_checks(r, settings.start_date)]
-    checks += model_checks(Thresholds.from_env())
+    checks += model_checks(thresholds)
     return Definitions(
         assets=[*raw_assets, models],
         asset_checks=checks,

@@ -4,24 +4,33 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb as duckdb_client
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
     AutomationCondition,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableSchema,
     multi_asset,
 )
 from dagster_duckdb import DuckDBResource
 
+from ..insights import latest_day
+from ..quality import Thresholds
 from ..reports import Report
 from ..warehouse import MODEL_TABLES, WarehouseSpec, build_warehouse
+from .model_columns import MODEL_COLUMNS
+from .previews import insight_metadata
 from .resources import ParquetStore
 
 # Rebuilt after new raw data lands, from whatever run landed it (rowId sensor, schedule, backfill,
 # by hand), once the raw runs in flight are done. "eager" without its "no dependency missing" part:
 # a daily parent always has days that were never pulled, which must not stop the models.
 MODELS_AUTOMATION = AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
+
+INSIGHT_TABLES = {"call_fail_rates", "cid_capture_gaps"}
 
 MODEL_DESCRIPTIONS = {
     "call_states": "Calls per day, dial-in group and call state, with the state's category.",
@@ -42,12 +51,22 @@ MODEL_DESCRIPTIONS = {
 }
 
 
+def model_column_schema(table: str) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn(name=name, type=kind, description=text)
+            for name, kind, text in MODEL_COLUMNS[table]
+        ]
+    )
+
+
 def duckdb_models(
     reports: Sequence[Report],
     *,
     cid_field: str,
     call_state_mapping: Path | None,
     demo: bool = False,
+    thresholds: Thresholds | None = None,
 ):
     """The model assets. They are built in one pass into one DuckDB file, so they always agree."""
 
@@ -60,7 +79,10 @@ def duckdb_models(
                 description=MODEL_DESCRIPTIONS[table],
                 group_name="infinity_models",
                 kinds={"duckdb"},
-                metadata={"dagster/table_name": f"infinity.main.{table}"},
+                metadata={
+                    "dagster/table_name": f"infinity.main.{table}",
+                    "dagster/column_schema": model_column_schema(table),
+                },
                 tags={"infinity/demo": "true"} if demo else None,
                 automation_condition=MODELS_AUTOMATION,
             )
@@ -86,6 +108,12 @@ def duckdb_models(
         seconds = round(time.monotonic() - started, 3)
         context.log.info(f"DuckDB models rebuilt in {seconds} s: {counts}")
         selected = {key.to_user_string() for key in context.selected_asset_keys}
+        # The latest day's preview and trend, on the two tables that answer the questions.
+        insights = (
+            _latest_day_insights(context, Path(duckdb.database), thresholds or Thresholds())
+            if selected & INSIGHT_TABLES
+            else {}
+        )
         for table in MODEL_TABLES:
             if table not in selected:
                 continue
@@ -96,7 +124,21 @@ def duckdb_models(
                     "database": MetadataValue.path(duckdb.database),
                     "build_seconds": MetadataValue.float(seconds),
                     "demo": MetadataValue.bool(demo),
+                    **(insights if table in INSIGHT_TABLES else {}),
                 },
             )
 
     return _models
+
+
+def _latest_day_insights(
+    context: AssetExecutionContext, database: Path, thresholds: Thresholds
+) -> dict[str, MetadataValue]:
+    """The latest day's preview and the 30-day trend, read back from the file just built."""
+    try:
+        with duckdb_client.connect(str(database), read_only=True) as con:
+            day = latest_day(con)
+            return {} if day is None else insight_metadata(con, day, thresholds)
+    except Exception as exc:  # the models are built: a preview must not fail the run
+        context.log.warning(f"no preview of the latest day ({exc})")
+        return {}

@@ -1,6 +1,7 @@
 """Raw report assets: one daily-partitioned asset per catalogue entry, each day a Parquet file."""
 
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -50,12 +51,17 @@ def column_schema(report: Report) -> TableSchema:
 
 
 def daily_report_asset(
-    report: Report, partitions_def: PartitionsDefinition, *, demo: bool = False
+    report: Report,
+    partitions_def: PartitionsDefinition,
+    *,
+    demo: bool = False,
+    day_metadata: Callable[[Path, date], dict[str, MetadataValue]] | None = None,
 ) -> AssetsDefinition:
     """An asset that pulls one day of `report` (the partition's local day) into its Parquet file.
 
     Idempotent: a run replaces the day's file as a whole, atomically, so re-running a day never
-    duplicates rows and a failed run leaves the previous file in place.
+    duplicates rows and a failed run leaves the previous file in place. `day_metadata` adds
+    metadata about the landed day (the calls asset's preview and trend picture).
     """
 
     @asset(
@@ -66,6 +72,7 @@ def daily_report_asset(
         description=report.description,
         metadata={
             "dagster/column_schema": column_schema(report),
+            "dagster/table_name": f"infinity.main.{report.key}",
             "infinity/route": report.route,
             "infinity/filters": ", ".join(report.filters) or "none",
         },
@@ -150,6 +157,11 @@ def daily_report_asset(
         context.log.info(
             f"{report.key} {day}: {stats.rows:,} rows in {pages} pages, {seconds:.2f} s"
         )
+        if day_metadata is not None:
+            try:
+                metadata.update(day_metadata(store.raw_dir, day))
+            except Exception as exc:  # the day has landed: a preview must not fail the run
+                context.log.warning(f"{report.key} {day}: no preview ({exc})")
         return MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
 
     return _daily_report
