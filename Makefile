@@ -20,7 +20,17 @@ venv: $(STAMP)
 demo: $(STAMP)
 	INFINITY_DEMO=1 $(BIN)/python -m infinity_dagster.demo
 
-test: $(STAMP)
+# The browser test drives Debian's chromium; install it once when it is missing (CI runs as root
+# on a fresh machine; elsewhere sudo is used).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser test (once) ..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get update -qq >/dev/null && \
+		$$SUDO apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check infinity_dagster tests benchmarks
 	$(BIN)/python -m pytest
 

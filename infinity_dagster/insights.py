@@ -98,8 +98,15 @@ def _table(header: list[str], rows: list[tuple]) -> list[str]:
     return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
 
 
-def day_preview(con: duckdb.DuckDBPyConnection, day: date) -> str:
-    """Markdown: the day's totals, its most frequent call states, its most failing groups."""
+def day_preview(con: duckdb.DuckDBPyConnection, day: date, top: int = TOP) -> str:
+    """Markdown: the day's totals, its most frequent call states, its most failing groups.
+
+    Kept under the 1,000 characters the Dagster UI shows in place (fewer rows if need be)."""
+    text = _day_preview(con, day, top)
+    return text if len(text) < 1000 or top <= 2 else day_preview(con, day, top - 1)
+
+
+def _day_preview(con: duckdb.DuckDBPyConnection, day: date, top: int) -> str:
     (today,) = trend(con, day, days=1)
     lines = [
         f"**{day}**: {today.calls:,} calls, {today.failed_calls:,} failed "
@@ -109,12 +116,12 @@ def day_preview(con: duckdb.DuckDBPyConnection, day: date) -> str:
         "**Top call states**",
         "",
     ]
-    states = con.execute(TOP_STATES_SQL, [day, TOP]).fetchall()
+    states = con.execute(TOP_STATES_SQL, [day, top]).fetchall()
     lines += _table(
         ["call state", "category", "calls", "share"],
         [(s or "(blank)", c, f"{n:,}", _pct(share)) for s, c, n, share in states],
     )
-    failing = con.execute(TOP_FAILING_SQL, {"day": day, "top": TOP}).fetchall()
+    failing = con.execute(TOP_FAILING_SQL, {"day": day, "top": top}).fetchall()
     lines += ["", "**Dial-in groups with the most failed calls**", ""]
     lines += _table(
         ["dial-in group", "calls", "failed", "fail rate", "dominant failing state"],

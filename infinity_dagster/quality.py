@@ -264,6 +264,11 @@ def _latest_day(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
     return con.execute(f"SELECT max(date) FROM {table}").fetchone()[0]
 
 
+def _name(dgrp: int, name: str | None) -> str:
+    """A dial-in group as people know it: its name on one line, else its id."""
+    return " ".join(name.split()) if name and name.strip() else str(dgrp)
+
+
 def _pct(rate: float | None) -> str:
     return "" if rate is None else f"{100 * rate:.1f} %"
 
@@ -320,7 +325,7 @@ def high_fail_rates(con: duckdb.DuckDBPyConnection, thresholds: Thresholds) -> O
         )
     worst = rows[0]
     named = "; ".join(
-        f"{r[1] or r[0]} {_pct(r[4])} ({r[3]}/{r[2]}, mostly {r[5]})" for r in rows[:3]
+        f"{_name(r[0], r[1])} {_pct(r[4])} ({r[3]}/{r[2]}, mostly {r[5]})" for r in rows[:3]
     )
     if len(rows) > 3:
         named += f"; and {len(rows) - 3} more"
@@ -331,7 +336,7 @@ def high_fail_rates(con: duckdb.DuckDBPyConnection, thresholds: Thresholds) -> O
         passed=False,
         severity="error" if severe else "warn",
         description=f"On {day}, {how_many} of their calls: {named}. Worst: "
-        f"{worst[1] or worst[0]}, mostly {worst[5]}: "
+        f"{_name(worst[0], worst[1])}, mostly {worst[5]}: "
         f"{worst[7] or 'no description in the mapping'}.",
         metadata=metadata,
         table=(
@@ -432,7 +437,7 @@ def high_cid_gaps(con: duckdb.DuckDBPyConnection, thresholds: Thresholds) -> Out
             "warn",
             metadata=metadata,
         )
-    named = "; ".join(f"{r[1] or r[0]} {_pct(r[4])} ({r[3]}/{r[2]})" for r in rows[:3])
+    named = "; ".join(f"{_name(r[0], r[1])} {_pct(r[4])} ({r[3]}/{r[2]})" for r in rows[:3])
     return Outcome(
         passed=False,
         severity="warn",

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 from dagster import MetadataValue
 
-from ..charts import markdown_image, trend_png
+from ..charts import markdown_image, sparkline_png, trend_png
 from ..insights import TREND_DAYS, day_preview, recent_models, trend
 from ..quality import Thresholds
 
@@ -17,9 +17,11 @@ DayMetadata = Callable[[Path, date], dict[str, MetadataValue]]
 def insight_metadata(
     con: duckdb.DuckDBPyConnection, day: date, thresholds: Thresholds
 ) -> dict[str, MetadataValue]:
-    """`day_preview` and `trend_30_days` for `day`, from a connection with the model tables."""
+    """`day_preview`, `trend_sparkline` and `trend_30_days` for `day`, from a connection with the
+    model tables."""
+    days = trend(con, day)
     png = trend_png(
-        trend(con, day),
+        days,
         fail_rate_warn=thresholds.fail_rate_warn,
         fail_rate_error=thresholds.fail_rate_error,
         cid_gap_rate_warn=thresholds.cid_gap_rate_warn,
@@ -27,6 +29,12 @@ def insight_metadata(
     )
     return {
         "day_preview": MetadataValue.md(day_preview(con, day)),
+        "trend_sparkline": MetadataValue.md(
+            markdown_image(
+                sparkline_png(days, fail_rate_warn=thresholds.fail_rate_warn),
+                "fail rate (red), client-id gap rate (blue)",
+            )
+        ),
         "trend_30_days": MetadataValue.md(markdown_image(png, f"{TREND_DAYS}-day trend to {day}")),
     }
 
