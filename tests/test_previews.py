@@ -16,6 +16,7 @@ from infinity_dagster.defs.model_columns import MODEL_COLUMNS
 from infinity_dagster.defs.resources import InfinityResource
 from infinity_dagster.settings import Settings
 from infinity_dagster.simulator import Installation, SimulatorServer
+from infinity_dagster.warehouse import MODEL_TABLES
 
 from .conftest import call
 
@@ -169,7 +170,8 @@ def test_models_declare_the_columns_they_build_and_show_the_latest_day(settings)
     instance = DagsterInstance.ephemeral()
     for day in ("2026-11-29", "2026-11-30"):
         run(settings, ["calls"], day, instance)
-    result = run(settings, list(MODEL_COLUMNS), instance=instance)
+    assert sorted(MODEL_COLUMNS) == sorted(MODEL_TABLES), "describe every model's columns"
+    result = run(settings, list(MODEL_TABLES), instance=instance)
     defs = build_definitions(settings)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for table, columns in MODEL_COLUMNS.items():

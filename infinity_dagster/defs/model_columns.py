@@ -94,4 +94,13 @@ MODEL_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("call_goals", "BIGINT", "Of those, goals that were calls"),
         ("visitors", "BIGINT", "Distinct visitors who reached the goal"),
     ],
+    "goals_by_segment": [
+        ("date", "DATE", "Local day of the goals (the partition day)"),
+        ("segment", "BIGINT", "Segment id"),
+        ("goal", "BIGINT", "Goal id"),
+        ("goal_title", "VARCHAR", "Goal title"),
+        ("goals", "BIGINT", "Goals reached"),
+        ("call_goals", "BIGINT", "Of those, goals that were calls"),
+        ("visitors", "BIGINT", "Distinct visitors who reached the goal"),
+    ],
 }
