@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 WIRE_FORMATS = ("csv", "json")
+PAGE_READ_BYTES = 1 << 20
 T = TypeVar("T")
 
 
@@ -390,15 +391,33 @@ class InfinityClient:
         Only a page that passed all of it is handed on, so its rows reach a file whole or not at
         all; a failure anywhere here is retried as a whole (or raised) by `_with_retries`.
         """
-        response = self._get_once(self.path(report.route), params)
+        body = self._page_body_once(self.path(report.route), params)
         if self.wire_format == "csv":
-            table, sent = parse.read_csv(response.content, report.fields, tz)
+            table, sent = parse.read_csv(body, report.fields, tz)
         else:
-            text = parse.read_ndjson_text(response.content, report.field_names)
+            text = parse.read_ndjson_text(body, report.field_names)
             table, sent = parse.to_catalogue_types(text, report.fields, tz), text.column_names
         last = _check_advances(table, cursor, number)
         unexpected = tuple(n for n in sent if n not in set(report.field_names))
-        return Page(number, table, len(response.content), last, unexpected)
+        return Page(number, table, len(body), last, unexpected)
+
+    def _page_body_once(self, path: str, params: Sequence[tuple[str, str]]) -> bytes:
+        """One page's whole body, read in 1 MiB pieces, checked like any answer (`_check`).
+
+        `Response.read()` gathers a 15 MB page as some 240 pieces of 64 KiB and joins them: the
+        heap then stays fragmented, and peak memory grew by ~200 MB over a day (measured by the
+        benchmark). 1 MiB pieces keep it flat.
+        """
+        path, _, route_query = path.partition("?")
+        params = [*parse_qsl(route_query, keep_blank_values=True), *params]
+        with self._http.stream("GET", path, params=params) as response:
+            if response.status_code != 200:
+                response.read()  # an error answer: short, checked (and raised) as usual
+                return self._check(response, path).content
+            body = b"".join(response.iter_bytes(PAGE_READ_BYTES))
+        if parse.error_message(body) is not None:  # a 200 whose body is the server's message
+            self._check(httpx.Response(200, content=body, request=response.request), path)
+        return body
 
     def snapshot(self, report: Report, filters: Sequence[str] = ()) -> pa.Table:
         """A configuration report (no rowId) in one request, sorted as the catalogue says."""
