@@ -9,8 +9,8 @@ case runs in its own fresh process (honest peak RSS, no shared warm caches):
                     `pipeline_dagster`: the `calls` asset through Dagster `materialize`
   (c) dlt           `dlt_rest_api`: dlt's rest_api source, incremental rowId cursor, into Parquet
 
-then an idle poll (what a sensor tick asks when nothing is new), a DuckDB model rebuild over a
-year of days against bare scans of the same Parquet, and a 30-day backfill through Dagster.
+then one tick of the `calls_rowid_sensor` with nothing new, a DuckDB model rebuild over a year
+of days against bare scans of the same Parquet, and a 30-day backfill through Dagster.
 Absolute numbers depend on the machine and its load; the ratios, measured side by side in the
 same run, are the result. Nothing here is asserted by `make test`.
 """

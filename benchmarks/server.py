@@ -12,7 +12,8 @@ kept apart and reported (`/__bench__/stats`).
 
 Bench-only routes (this process only, never in the package):
 `/__bench__/stats` (render seconds, requests), `/__bench__/requests` (the request targets since
-the last reset, for replaying exactly the pipeline's pages), `/__bench__/reset`.
+the last reset, for replaying exactly the pipeline's pages), `/__bench__/reset`,
+`/__bench__/uncache` (forget the rendered answers).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class CachingSimulator(SimulatorServer):
             self.targets = []
             self.requests.clear()
             body: object = "ok"
+        elif command == "uncache":  # answers are rendered again, as a real server works per request
+            self._cache.clear()
+            body = "ok"
         elif command == "requests":
             body = self.targets
         else:
