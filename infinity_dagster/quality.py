@@ -120,10 +120,14 @@ def duplicate_row_ids(raw_dir: Path, report: Report) -> Outcome:
     key = report.cursor_field or "rowId"
     with duckdb.connect() as con:
         source = _read(raw_dir, report, [key])
+        # Find the duplicated ids with a plain count first (cheap over millions of rows), then
+        # list the days of those few only.
         rows = con.execute(
+            f'WITH duplicated AS (SELECT "{key}" FROM {source} WHERE "{key}" IS NOT NULL '
+            "GROUP BY 1 HAVING count(*) > 1) "
             f'SELECT "{key}", count(*) AS copies, '
             "string_agg(DISTINCT CAST(date AS VARCHAR), ', ' ORDER BY CAST(date AS VARCHAR)) "
-            f'FROM {source} WHERE "{key}" IS NOT NULL GROUP BY 1 HAVING count(*) > 1 ORDER BY 1'
+            f'FROM {source} SEMI JOIN duplicated USING ("{key}") GROUP BY 1 ORDER BY 1'
         ).fetchall()
         total = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
     extra = sum(copies - 1 for _, copies, _ in rows)
