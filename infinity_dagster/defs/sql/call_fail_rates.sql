@@ -4,11 +4,12 @@ CREATE OR REPLACE TABLE call_fail_rates AS
 SELECT
     date,
     dgrp,
-    arg_max("dgrpName", "rowId") AS dgrp_name,
-    count(*) AS total_calls,
-    count(*) FILTER (WHERE is_failure) AS failed_calls,
-    count(*) FILTER (WHERE is_unmapped_state) AS unmapped_state_calls,
-    CAST(count(*) FILTER (WHERE is_failure) AS DOUBLE) / count(*) AS fail_rate
-FROM calls_clean
+    arg_max(dgrp_name, last_row_id) AS dgrp_name,
+    CAST(sum(calls) AS BIGINT) AS total_calls,
+    CAST(coalesce(sum(calls) FILTER (WHERE is_failure), 0) AS BIGINT) AS failed_calls,
+    CAST(coalesce(sum(calls) FILTER (WHERE is_unmapped_state), 0) AS BIGINT)
+        AS unmapped_state_calls,
+    CAST(coalesce(sum(calls) FILTER (WHERE is_failure), 0) AS DOUBLE) / sum(calls) AS fail_rate
+FROM call_facts
 GROUP BY date, dgrp
 ORDER BY date, dgrp;

@@ -4,9 +4,9 @@ SELECT
     date,
     dgrp,
     coalesce(state_key, '') AS call_state,
-    state_category AS category,
+    category,
     is_failure,
-    count(*) AS calls
-FROM calls_clean
+    CAST(sum(calls) AS BIGINT) AS calls
+FROM call_facts
 GROUP BY ALL
 ORDER BY date, dgrp, call_state;

@@ -4,13 +4,11 @@ CREATE OR REPLACE TABLE cid_capture_gaps AS
 SELECT
     date,
     dgrp,
-    count(*) FILTER (WHERE visitor_id IS NOT NULL) AS calls_with_vid,
-    count(*) FILTER (WHERE visitor_id IS NOT NULL AND client_id IS NULL) AS missing_cid_calls,
-    CASE
-        WHEN count(*) FILTER (WHERE visitor_id IS NOT NULL) = 0 THEN NULL
-        ELSE CAST(count(*) FILTER (WHERE visitor_id IS NOT NULL AND client_id IS NULL) AS DOUBLE)
-            / count(*) FILTER (WHERE visitor_id IS NOT NULL)
-    END AS gap_rate
-FROM calls_clean
+    CAST(coalesce(sum(calls) FILTER (WHERE has_vid), 0) AS BIGINT) AS calls_with_vid,
+    CAST(coalesce(sum(calls) FILTER (WHERE has_vid AND cid_missing), 0) AS BIGINT)
+        AS missing_cid_calls,
+    CAST(coalesce(sum(calls) FILTER (WHERE has_vid AND cid_missing), 0) AS DOUBLE)
+        / NULLIF(sum(calls) FILTER (WHERE has_vid), 0) AS gap_rate
+FROM call_facts
 GROUP BY date, dgrp
 ORDER BY date, dgrp;

@@ -1,0 +1,26 @@
+-- One pass over every call: counts per day, dial-in group, state and client-id outcome. The
+-- three operational models below are sums over this small table, so the calls are read once,
+-- not once per model. A temporary table: it is not kept in the database file.
+CREATE OR REPLACE TEMP TABLE call_facts AS
+SELECT
+    f.*,
+    CASE
+        WHEN f.state_key IS NULL THEN 'blank'
+        ELSE coalesce(m.category, 'unmapped')
+    END AS category,
+    coalesce(m.is_failure, false) AS is_failure,
+    m.call_state IS NULL AS is_unmapped_state
+FROM (
+    SELECT
+        date,
+        dgrp,
+        call_state_key("callState") AS state_key,
+        visitor_id_of("vid") IS NOT NULL AS has_vid,
+        cid_is_missing(${cid_field}) AS cid_missing,
+        count(*) AS calls,
+        max("rowId") AS last_row_id,
+        arg_max("dgrpName", "rowId") AS dgrp_name
+    FROM calls
+    GROUP BY ALL
+) AS f
+LEFT JOIN call_state_mapping AS m ON m.call_state = f.state_key;
