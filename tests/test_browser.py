@@ -193,7 +193,10 @@ def test_the_ui_shows_the_assets_and_a_calls_day_with_its_row_count_and_trend(
     row_count = page.locator("tr", has_text="dagster/row_count").first
     row_count.wait_for(state="visible")
     assert row_count.inner_text().split() == ["dagster/row_count", f"{CALLS_PER_DAY}"]
-    preview = " ".join(page.locator("tr", has_text="day_preview").first.inner_text().split())
+    # The Markdown cell renders after the row itself: wait for its text, then read it.
+    preview_row = page.locator("tr", has_text="day_preview").filter(has_text="Top call states")
+    preview_row.first.wait_for(state="visible")
+    preview = " ".join(preview_row.first.inner_text().split())
     assert preview.startswith(f"day_preview {LAST.isoformat()}: {CALLS_PER_DAY:,} calls, ")
     assert "Top call states" in preview
     sparkline = page.locator("img[alt='fail rate (red), client-id gap rate (blue)']")
