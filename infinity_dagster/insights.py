@@ -15,19 +15,12 @@ from pathlib import Path
 import duckdb
 
 from .storage import partition_file
-from .warehouse import build_models
+from .warehouse import MODEL_FOUNDATIONS, build_models
 
 TREND_DAYS = 30
 TOP = 5
 # The models a preview reads, in build order (the others read reports a preview does not load).
-PREVIEW_MODELS = (
-    "cleaning_rules",
-    "calls_clean",
-    "call_facts",
-    "call_states",
-    "call_fail_rates",
-    "cid_capture_gaps",
-)
+PREVIEW_MODELS = (*MODEL_FOUNDATIONS, "call_states", "call_fail_rates", "cid_capture_gaps")
 
 
 @dataclass(frozen=True)

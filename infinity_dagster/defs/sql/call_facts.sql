@@ -4,10 +4,7 @@
 CREATE OR REPLACE TEMP TABLE call_facts AS
 SELECT
     f.*,
-    CASE
-        WHEN f.state_key IS NULL THEN 'blank'
-        ELSE coalesce(m.category, 'unmapped')
-    END AS category,
+    state_category(f.state_key, m.category) AS category,
     coalesce(m.is_failure, false) AS is_failure,
     m.call_state IS NULL AS is_unmapped_state
 FROM (

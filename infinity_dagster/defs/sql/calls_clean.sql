@@ -12,10 +12,7 @@ WITH base AS (
 )
 SELECT
     base.*,
-    CASE
-        WHEN base.state_key IS NULL THEN 'blank'
-        ELSE coalesce(m.category, 'unmapped')
-    END AS state_category,
+    state_category(base.state_key, m.category) AS state_category,
     coalesce(m.is_failure, false) AS is_failure,
     m.call_state IS NULL AS is_unmapped_state
 FROM base

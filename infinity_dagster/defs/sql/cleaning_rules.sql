@@ -11,6 +11,10 @@ CREATE OR REPLACE MACRO cid_is_missing(cid) AS
     lower(trim(coalesce(CAST(cid AS VARCHAR), '')))
         IN ('', 'undefined', 'null', '(not set)', 'not set', 'none', 'nan');
 
+-- 'blank' for a blank state, else the mapping's category, else 'unmapped'.
+CREATE OR REPLACE MACRO state_category(state_key, mapped_category) AS
+    CASE WHEN state_key IS NULL THEN 'blank' ELSE coalesce(mapped_category, 'unmapped') END;
+
 -- NULL exactly when cid_is_missing: a _ga cookie yields its (non-empty) client id part.
 CREATE OR REPLACE MACRO client_id_of(cid) AS
     CASE
