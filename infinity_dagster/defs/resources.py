@@ -93,9 +93,14 @@ class ParquetStore(ConfigurableResource):
 
 def demo_simulator_url(tz: str, start_date: str | None) -> str:
     """Start (once per process) the bundled simulator serving the demo installation."""
-    from ..simulator import DEMO_API_KEY, DEMO_IGRP, SimulatorServer, generate_installation  # noqa: F401  (documented demo values)
+    from ..settings import DEMO_HISTORY_DAYS
+    from ..simulator import DEMO_API_KEY, DEMO_IGRP, SimulatorServer, generate_installation
 
-    start = date.fromisoformat(start_date) if start_date else date.today() - timedelta(days=30)
+    start = (
+        date.fromisoformat(start_date)
+        if start_date
+        else date.today() - timedelta(days=DEMO_HISTORY_DAYS)
+    )
     key = (tz, start)
     with _demo_lock:
         server = _demo_servers.get(key)
